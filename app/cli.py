@@ -1,0 +1,46 @@
+"""The `hangar` command."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from app.core.config import Settings, get_settings
+
+cli = typer.Typer(help="Hangar: users, projects and files on the backends you configure.")
+
+
+def load_or_exit() -> Settings:
+    """Settings, or a readable list of what is wrong with them and exit code 2."""
+    try:
+        return get_settings()
+    except ValidationError as error:
+        lines = [
+            f"  {'.'.join(str(part) for part in e['loc']) or 'settings'}: {e['msg']}"
+            for e in error.errors()
+        ]
+        typer.echo("Invalid configuration:\n" + "\n".join(lines), err=True)
+        raise typer.Exit(2) from None
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+) -> None:
+    """Run the API server (uvicorn)."""
+    import uvicorn
+
+    settings = load_or_exit()
+    typer.echo(
+        f"Hangar on http://{host}:{port} (database: {settings.DATABASE_TYPE}, "
+        f"storage: {settings.STORAGE_TYPE}, docs: /docs)"
+    )
+    uvicorn.run("app.main:app", host=host, port=port, reload=reload)
+
+
+def main() -> None:
+    cli()

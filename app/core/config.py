@@ -1,0 +1,88 @@
+"""Settings: one pydantic-settings class, read from the environment and `.env.$APP_ENV`."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEV_SECRET_KEY = "dev-only-secret-key-change-me-in-production"  # noqa: S105 (refused in prod)
+MIN_PROD_SECRET_BYTES = 32
+SEVEN_DAYS = 7 * 24 * 3600
+
+DatabaseType = Literal["duckdb", "sqlite", "memory"]
+StorageType = Literal["local", "memory"]
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; defaults give the embedded stack (DuckDB + local files)."""
+
+    model_config = SettingsConfigDict(extra="ignore", env_file_encoding="utf-8")
+
+    APP_ENV: str = Field("local", description="Profile name; picks the env file `.env.$APP_ENV`.")
+    DATABASE_TYPE: DatabaseType = "duckdb"
+    STORAGE_TYPE: StorageType = "local"
+
+    DUCKDB_PATH: Path = Path("./data/app.db")
+    SQLITE_PATH: Path = Path("./data/app.sqlite3")
+    LOCAL_STORAGE_PATH: Path = Path("./uploads")
+
+    SECRET_KEY: SecretStr = SecretStr(DEV_SECRET_KEY)
+    ACCESS_TOKEN_EXPIRE_MINUTES: int = Field(60, ge=1, le=24 * 60)
+    ARGON2_MEMORY_KIB: int = Field(19_456, ge=19_456, description="OWASP minimum is 19 MiB.")
+    ARGON2_TIME_COST: int = Field(2, ge=2)
+    ARGON2_PARALLELISM: int = Field(1, ge=1)
+
+    MAX_UPLOAD_BYTES: int = Field(100 * 1024 * 1024, ge=1)
+    CORS_ORIGINS: Annotated[list[str], NoDecode] = []
+    PUBLIC_BASE_URL: str = "http://127.0.0.1:8000"
+
+    @field_validator("CORS_ORIGINS", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        """Accept `a,b` as well as a JSON list, since env files are edited by hand."""
+        if isinstance(value, str):
+            value = value.strip()
+            if value.startswith("["):
+                import json
+
+                return json.loads(value)
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("PUBLIC_BASE_URL")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("PUBLIC_BASE_URL must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _refuse_weak_secret_in_prod(self) -> Settings:
+        """A guessable signing key in production lets anyone mint tokens and links."""
+        secret = self.SECRET_KEY.get_secret_value()
+        if self.APP_ENV == "prod" and (
+            secret == DEV_SECRET_KEY or len(secret.encode()) < MIN_PROD_SECRET_BYTES
+        ):
+            raise ValueError(
+                f"SECRET_KEY must be set to a random value of at least {MIN_PROD_SECRET_BYTES} "
+                "bytes when APP_ENV=prod (try: python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))')"
+            )
+        return self
+
+
+def load_settings(app_env: str | None = None, **overrides: Any) -> Settings:
+    """Build settings for a profile: `.env.$APP_ENV` first, real environment variables over it."""
+    env = app_env or os.environ.get("APP_ENV") or "local"
+    return Settings(_env_file=f".env.{env}", APP_ENV=env, **overrides)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

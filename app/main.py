@@ -1,0 +1,83 @@
+"""The app factory: `create_app(settings)` for tests and notebooks, `app` for uvicorn."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+
+from app.core.body_limit import BodySizeLimitMiddleware
+from app.core.config import Settings, get_settings
+from app.dependencies import AppContext
+from app.errors import HangarError, InvalidCredentials, InvalidToken
+from app.routers.auth.endpoint import router as auth_router
+from app.routers.files.endpoint import router as files_router
+from app.routers.health.endpoint import router as health_router
+from app.routers.projects.endpoint import router as projects_router
+from app.routers.storage.endpoint import router as storage_router
+
+API_PREFIX = "/api/v1"
+FORM_OVERHEAD_BYTES = 1024 * 1024
+logger = logging.getLogger("app")
+
+
+def _hangar_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, HangarError)
+    headers = (
+        {"WWW-Authenticate": "Bearer"}
+        if isinstance(error, InvalidToken | InvalidCredentials)
+        else None
+    )
+    return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=headers)
+
+
+def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    """Log the cause; the client learns only that it was not its fault."""
+    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+    return JSONResponse({"detail": "Internal server error"}, status_code=500)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the API for these settings; backends open at start-up and close at shutdown."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        context = AppContext.from_settings(settings)
+        app.state.context = context
+        try:
+            yield
+        finally:
+            context.backends.close()
+
+    app = FastAPI(
+        title="Hangar",
+        summary="Users, projects and their files, on whichever infrastructure you configure.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.add_middleware(
+        BodySizeLimitMiddleware, max_body_bytes=settings.MAX_UPLOAD_BYTES + FORM_OVERHEAD_BYTES
+    )
+    if settings.CORS_ORIGINS:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.CORS_ORIGINS,
+            allow_methods=["*"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_exception_handler(HangarError, _hangar_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+
+    api = APIRouter(prefix=API_PREFIX)
+    for router in (health_router, auth_router, projects_router, files_router, storage_router):
+        api.include_router(router)
+    app.include_router(api)
+    return app
+
+
+app = create_app()

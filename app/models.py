@@ -1,0 +1,69 @@
+"""Domain models that repositories take and return; no backend's rows leak past its module."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Generic, NamedTuple, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+def utc_now() -> datetime:
+    """Microsecond UTC timestamps: every backend stores and sorts them the same way."""
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class _Domain(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class User(_Domain):
+    id: str
+    email: str
+    password_hash: str
+    full_name: str | None = None
+    is_active: bool = True
+    created_at: datetime
+
+
+class Project(_Domain):
+    id: str
+    owner_id: str
+    name: str
+    description: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class FileRecord(_Domain):
+    """Metadata of one stored file; `storage_key` is server-generated and never shown to clients."""
+
+    id: str
+    project_id: str
+    owner_id: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    storage_key: str
+    created_at: datetime
+
+
+class PageKey(NamedTuple):
+    """Where a page ends: lists are ordered newest first by (created_at, id)."""
+
+    created_at: datetime
+    id: str
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_key: PageKey | None = None

@@ -1,0 +1,125 @@
+"""Repository interfaces every database backend implements.
+
+Sync, not async, on purpose: sqlite3, duckdb and boto3 are blocking libraries, and a plain
+method is what a notebook cell or a test calls without an event loop. The HTTP layer decides
+where a call runs (`Backends.call`): inline on the event loop for embedded engines, whose
+statements take well under a millisecond (a thread hop would cost more than the query), and
+in the threadpool for network backends, which must never block the loop.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+from app.models import FileRecord, Page, PageKey, Project, User, new_id, utc_now
+
+
+class Repository(ABC):
+    """What every repository shares: how it is reached and how its health is checked."""
+
+    network_bound: ClassVar[bool] = False
+    """True when calls cross a network, so the HTTP layer runs them off the event loop."""
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Touch the backing store; raise if it cannot answer."""
+
+
+class UserRepository(Repository):
+    @abstractmethod
+    def add_user(self, user: User) -> User:
+        """Store a complete user; raise EmailAlreadyRegistered if the email is taken."""
+
+    def create_user(self, email: str, password_hash: str, full_name: str | None = None) -> User:
+        """Store a new user with a fresh id and timestamp."""
+        user = User(
+            id=new_id(),
+            email=email,
+            password_hash=password_hash,
+            full_name=full_name,
+            created_at=utc_now(),
+        )
+        return self.add_user(user)
+
+    @abstractmethod
+    def get_user(self, user_id: str) -> User | None:
+        """The user with this id, or None."""
+
+    @abstractmethod
+    def get_user_by_email(self, email: str) -> User | None:
+        """The user with this (already normalised) email, or None."""
+
+    @abstractmethod
+    def update_user(self, user: User) -> User:
+        """Replace a user's mutable fields (all but id, email, created_at); NotFound if gone."""
+
+    @abstractmethod
+    def delete_user(self, user_id: str) -> bool:
+        """Remove a user and free their email; False if there was none."""
+
+    @abstractmethod
+    def list_users(self, *, limit: int, after: PageKey | None = None) -> Page[User]:
+        """Users newest first, a page at a time (for administration and migration)."""
+
+
+class ProjectRepository(Repository):
+    @abstractmethod
+    def add_project(self, project: Project) -> Project:
+        """Store a complete project."""
+
+    def create_project(self, user_id: str, name: str, description: str | None = None) -> Project:
+        """Store a new project owned by `user_id`."""
+        now = utc_now()
+        project = Project(
+            id=new_id(),
+            owner_id=user_id,
+            name=name,
+            description=description,
+            created_at=now,
+            updated_at=now,
+        )
+        return self.add_project(project)
+
+    @abstractmethod
+    def get_project(self, project_id: str) -> Project | None:
+        """The project with this id, whoever owns it, or None."""
+
+    @abstractmethod
+    def get_projects_by_user(
+        self, user_id: str, *, limit: int, after: PageKey | None = None
+    ) -> Page[Project]:
+        """One owner's projects, newest first."""
+
+    @abstractmethod
+    def update_project(self, project: Project) -> Project:
+        """Replace name, description and updated_at of a project that exists and has the same
+        owner; NotFound otherwise (never an upsert)."""
+
+    @abstractmethod
+    def delete_project(self, project_id: str, owner_id: str) -> bool:
+        """Remove the project if it exists and belongs to `owner_id`."""
+
+
+class FileRepository(Repository):
+    @abstractmethod
+    def add_file(self, record: FileRecord) -> FileRecord:
+        """Store the metadata of a file whose bytes are already in storage."""
+
+    @abstractmethod
+    def get_file(self, project_id: str, file_id: str) -> FileRecord | None:
+        """The file with this id in this project, or None."""
+
+    @abstractmethod
+    def list_files(
+        self, project_id: str, *, limit: int, after: PageKey | None = None
+    ) -> Page[FileRecord]:
+        """A project's files, newest first."""
+
+    @abstractmethod
+    def delete_file(self, project_id: str, file_id: str) -> bool:
+        """Remove one file's metadata; False if there was none."""
+
+    @abstractmethod
+    def delete_project_files(self, project_id: str) -> list[FileRecord]:
+        """Remove the metadata of every file of a project and return what was removed."""

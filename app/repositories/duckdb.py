@@ -1,0 +1,68 @@
+"""DuckDB: one connection per process, a cursor per thread; one process per file."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from app.errors import BackendUnavailable
+from app.repositories.sql import Row, SqlDatabase
+
+CONFLICT_RETRIES = 5
+
+
+class DuckDBDatabase(SqlDatabase):
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        try:
+            self._connection = duckdb.connect(str(path))
+        except duckdb.IOException as error:
+            raise BackendUnavailable(
+                f"Cannot open DuckDB file {path}: {error}. DuckDB allows one process per file; "
+                "stop the other process, or use DATABASE_TYPE=sqlite to share a file."
+            ) from error
+        self._local = threading.local()
+        self.create_schema()
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        cursor: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
+        if cursor is None:
+            cursor = self._connection.cursor()
+            self._local.cursor = cursor
+        return cursor
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Retry write-write conflicts between threads a bounded number of times."""
+        for attempt in range(CONFLICT_RETRIES):
+            try:
+                return self._cursor().execute(sql, list(params)).fetchall()
+            except duckdb.TransactionException:
+                if attempt == CONFLICT_RETRIES - 1:
+                    raise BackendUnavailable(
+                        "The database is busy with conflicting writes; try again"
+                    ) from None
+                time.sleep(0.001 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def execute_script(self, statements: Sequence[str]) -> None:
+        cursor = self._cursor()
+        cursor.execute("BEGIN TRANSACTION")
+        try:
+            for statement in statements:
+                cursor.execute(statement)
+            cursor.execute("COMMIT")
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+
+    def is_unique_violation(self, error: Exception) -> bool:
+        return isinstance(error, duckdb.ConstraintException)
+
+    def close(self) -> None:
+        self._connection.close()

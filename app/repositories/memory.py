@@ -1,0 +1,150 @@
+"""Repositories in dicts: for tests and notebooks, behaving exactly like the real backends."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+from app.errors import EmailAlreadyRegistered, NotFound
+from app.models import FileRecord, Page, PageKey, Project, User
+from app.repositories.base import FileRepository, ProjectRepository, UserRepository
+
+Item = TypeVar("Item", User, Project, FileRecord)
+
+
+def newest_first_page(items: Iterable[Item], limit: int, after: PageKey | None) -> Page[Item]:
+    """Order by (created_at, id) descending and cut one page after `after`."""
+    ordered = sorted(items, key=lambda item: (item.created_at, item.id), reverse=True)
+    if after is not None:
+        ordered = [item for item in ordered if (item.created_at, item.id) < after]
+    page = ordered[:limit]
+    more = len(ordered) > limit
+    next_key = PageKey(page[-1].created_at, page[-1].id) if more and page else None
+    return Page(items=page, next_key=next_key)
+
+
+class MemoryDatabase:
+    """The tables the three repositories share, under one lock, like one database file."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.users: dict[str, User] = {}
+        self.projects: dict[str, Project] = {}
+        self.files: dict[str, FileRecord] = {}
+
+
+class _MemoryRepository:
+    def __init__(self, db: MemoryDatabase | None = None) -> None:
+        self.db = db or MemoryDatabase()
+
+    def ping(self) -> None:
+        """Always reachable: it lives in this process."""
+
+    def _select(self, table: dict[str, Item], where: Callable[[Item], bool]) -> list[Item]:
+        with self.db.lock:
+            return [item for item in table.values() if where(item)]
+
+
+class MemoryUserRepository(_MemoryRepository, UserRepository):
+    def add_user(self, user: User) -> User:
+        with self.db.lock:
+            if any(u.email == user.email for u in self.db.users.values()):
+                raise EmailAlreadyRegistered()
+            self.db.users[user.id] = user
+        return user
+
+    def get_user(self, user_id: str) -> User | None:
+        return self.db.users.get(user_id)
+
+    def get_user_by_email(self, email: str) -> User | None:
+        found = self._select(self.db.users, lambda u: u.email == email)
+        return found[0] if found else None
+
+    def update_user(self, user: User) -> User:
+        with self.db.lock:
+            current = self.db.users.get(user.id)
+            if current is None:
+                raise NotFound("User not found")
+            updated = user.model_copy(
+                update={"email": current.email, "created_at": current.created_at}
+            )
+            self.db.users[user.id] = updated
+        return updated
+
+    def delete_user(self, user_id: str) -> bool:
+        with self.db.lock:
+            return self.db.users.pop(user_id, None) is not None
+
+    def list_users(self, *, limit: int, after: PageKey | None = None) -> Page[User]:
+        return newest_first_page(self._select(self.db.users, lambda _: True), limit, after)
+
+
+class MemoryProjectRepository(_MemoryRepository, ProjectRepository):
+    def add_project(self, project: Project) -> Project:
+        with self.db.lock:
+            self.db.projects[project.id] = project
+        return project
+
+    def get_project(self, project_id: str) -> Project | None:
+        return self.db.projects.get(project_id)
+
+    def get_projects_by_user(
+        self, user_id: str, *, limit: int, after: PageKey | None = None
+    ) -> Page[Project]:
+        owned = self._select(self.db.projects, lambda p: p.owner_id == user_id)
+        return newest_first_page(owned, limit, after)
+
+    def update_project(self, project: Project) -> Project:
+        with self.db.lock:
+            current = self.db.projects.get(project.id)
+            if current is None or current.owner_id != project.owner_id:
+                raise NotFound("Project not found")
+            updated = current.model_copy(
+                update={
+                    "name": project.name,
+                    "description": project.description,
+                    "updated_at": project.updated_at,
+                }
+            )
+            self.db.projects[project.id] = updated
+        return updated
+
+    def delete_project(self, project_id: str, owner_id: str) -> bool:
+        with self.db.lock:
+            current = self.db.projects.get(project_id)
+            if current is None or current.owner_id != owner_id:
+                return False
+            del self.db.projects[project_id]
+        return True
+
+
+class MemoryFileRepository(_MemoryRepository, FileRepository):
+    def add_file(self, record: FileRecord) -> FileRecord:
+        with self.db.lock:
+            self.db.files[record.id] = record
+        return record
+
+    def get_file(self, project_id: str, file_id: str) -> FileRecord | None:
+        record = self.db.files.get(file_id)
+        return record if record is not None and record.project_id == project_id else None
+
+    def list_files(
+        self, project_id: str, *, limit: int, after: PageKey | None = None
+    ) -> Page[FileRecord]:
+        in_project = self._select(self.db.files, lambda f: f.project_id == project_id)
+        return newest_first_page(in_project, limit, after)
+
+    def delete_file(self, project_id: str, file_id: str) -> bool:
+        with self.db.lock:
+            if self.get_file(project_id, file_id) is None:
+                return False
+            del self.db.files[file_id]
+        return True
+
+    def delete_project_files(self, project_id: str) -> list[FileRecord]:
+        with self.db.lock:
+            removed = self._select(self.db.files, lambda f: f.project_id == project_id)
+            for record in removed:
+                del self.db.files[record.id]
+        return removed

@@ -1,0 +1,137 @@
+"""File routes: translate HTTP to the file services and back."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Query, Response, UploadFile, status
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from app.dependencies import Context, CurrentUser
+from app.models import FileRecord
+from app.routers.common import Cursor, Limit, PageOut, responses
+from app.routers.downloads import stream_download
+from app.routers.files import services
+from app.routers.files.interface import FileOut, PresignedUrlOut
+from app.storage.base import MAX_PRESIGN_SECONDS
+
+router = APIRouter(prefix="/projects/{project_id}/files", tags=["files"])
+NOT_FOUND = responses(_404="No such project or file, or not yours")
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=FileOut,
+    responses=responses(_404="No such project, or not yours", _413="Larger than MAX_UPLOAD_BYTES"),
+)
+async def upload_file(
+    project_id: str,
+    file: Annotated[UploadFile, File(description="The file's bytes.")],
+    user: CurrentUser,
+    context: Context,
+) -> FileRecord:
+    """Upload a file into a project; the body is streamed to storage in chunks."""
+    backends = context.backends
+    return await run_in_threadpool(
+        services.upload_file,
+        project_id,
+        file.file,
+        owner=user,
+        filename=file.filename,
+        content_type=file.content_type,
+        max_bytes=context.settings.MAX_UPLOAD_BYTES,
+        project_repo=backends.project_repo,
+        file_repo=backends.file_repo,
+        storage=backends.file_storage,
+    )
+
+
+@router.get("", response_model=PageOut[FileOut], responses=NOT_FOUND)
+async def list_files(
+    project_id: str, user: CurrentUser, context: Context, limit: Limit = 20, cursor: Cursor = None
+) -> PageOut[FileOut]:
+    """A project's files, newest first, a page at a time."""
+    scope = f"files:{project_id}"
+    backends = context.backends
+    page = await backends.call(
+        services.list_files,
+        project_id,
+        owner=user,
+        project_repo=backends.project_repo,
+        file_repo=backends.file_repo,
+        limit=limit,
+        after=context.cursors.decode(cursor, scope=scope),
+    )
+    return PageOut(
+        items=[FileOut.model_validate(record) for record in page.items],
+        next_cursor=context.cursors.encode(page.next_key, scope=scope),
+    )
+
+
+async def _owned_file(
+    project_id: str, file_id: str, user: CurrentUser, context: Context
+) -> FileRecord:
+    backends = context.backends
+    return await backends.call(
+        services.get_file,
+        project_id,
+        file_id,
+        owner=user,
+        project_repo=backends.project_repo,
+        file_repo=backends.file_repo,
+    )
+
+
+@router.get("/{file_id}", response_model=FileOut, responses=NOT_FOUND)
+async def get_file(
+    project_id: str, file_id: str, user: CurrentUser, context: Context
+) -> FileRecord:
+    """One file's metadata."""
+    return await _owned_file(project_id, file_id, user, context)
+
+
+@router.get("/{file_id}/content", response_class=StreamingResponse, responses=NOT_FOUND)
+async def download_file(
+    project_id: str, file_id: str, user: CurrentUser, context: Context
+) -> StreamingResponse:
+    """The file's bytes, as an attachment."""
+    record = await _owned_file(project_id, file_id, user, context)
+    storage = context.backends.file_storage
+    chunks = await run_in_threadpool(services.open_file, record, storage=storage)
+    return stream_download(chunks, record.filename, record.content_type, record.size)
+
+
+@router.get("/{file_id}/url", response_model=PresignedUrlOut, responses=NOT_FOUND)
+async def presign_file(
+    project_id: str,
+    file_id: str,
+    user: CurrentUser,
+    context: Context,
+    expires_in: Annotated[int, Query(ge=1, le=MAX_PRESIGN_SECONDS)] = 3600,
+) -> PresignedUrlOut:
+    """A link that downloads the file without a token until it expires (7 days at most)."""
+    record = await _owned_file(project_id, file_id, user, context)
+    url, expires_at = await context.backends.call(
+        services.presign_file, record, storage=context.backends.file_storage, expires_in=expires_in
+    )
+    return PresignedUrlOut(url=url, expires_at=expires_at)
+
+
+@router.delete("/{file_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
+async def delete_file(
+    project_id: str, file_id: str, user: CurrentUser, context: Context
+) -> Response:
+    """Delete a file's metadata and bytes."""
+    backends = context.backends
+    await backends.call(
+        services.delete_file,
+        project_id,
+        file_id,
+        owner=user,
+        project_repo=backends.project_repo,
+        file_repo=backends.file_repo,
+        storage=backends.file_storage,
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,82 @@
+"""File storage interface every blob backend implements.
+
+Sync for the same reason as the repositories (see `app.repositories.base`): the HTTP layer
+moves bulk transfers to the threadpool, and a notebook calls these methods directly.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from typing import ClassVar, Protocol
+
+from app.core.config import SEVEN_DAYS
+from app.errors import StorageKeyRejected
+
+CHUNK_SIZE = 1024 * 1024
+MAX_PRESIGN_SECONDS = SEVEN_DAYS
+_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
+
+
+def key_segments(key: str) -> list[str]:
+    """Split a key into path segments, refusing empty, dot-dot, absolute or odd-character keys
+    in every backend alike, so a key that works on one works on all."""
+    segments = key.split("/")
+    if not key or not all(_SEGMENT.match(segment) for segment in segments):
+        raise StorageKeyRejected(f"Invalid storage key: {key!r}")
+    return segments
+
+
+class Readable(Protocol):
+    """Anything with `read(size)`: an open file, an upload, a hashing wrapper."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def as_stream(content: Readable | bytes) -> Readable:
+    """Let callers pass bytes where a stream is expected."""
+    return io.BytesIO(content) if isinstance(content, bytes | bytearray) else content
+
+
+def check_expiry(expires_in: int) -> None:
+    """Presigned links live between one second and seven days, as S3 allows."""
+    if not 1 <= expires_in <= MAX_PRESIGN_SECONDS:
+        raise ValueError(f"expires_in must be between 1 and {MAX_PRESIGN_SECONDS} seconds")
+
+
+class FileStorage(ABC):
+    network_bound: ClassVar[bool] = False
+    """True when calls cross a network, so the HTTP layer runs them off the event loop."""
+
+    @abstractmethod
+    def upload_file(self, key: str, content: Readable | bytes) -> int:
+        """Store a stream (read in chunks, never whole) under `key`, all or nothing; return its
+        size. If reading `content` raises, nothing is left behind and the error propagates."""
+
+    @abstractmethod
+    def download_file(self, key: str) -> Iterator[bytes]:
+        """Stream the bytes under `key` in chunks; BlobNotFound if absent."""
+
+    @abstractmethod
+    def delete_file(self, key: str) -> None:
+        """Remove `key`; a missing key is not an error, so deletes can be retried."""
+
+    @abstractmethod
+    def generate_presigned_url(
+        self, key: str, expires_in: int = 3600, filename: str | None = None
+    ) -> str:
+        """A URL that serves the bytes for GET without a bearer token until it expires."""
+
+    @abstractmethod
+    def exists(self, key: str) -> bool:
+        """Whether `key` holds bytes."""
+
+    @abstractmethod
+    def list_keys(self, prefix: str = "") -> Iterator[str]:
+        """Every key starting with `prefix` (for repair and migration tools)."""
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Touch the backing store; raise if it cannot answer."""
