@@ -116,11 +116,11 @@ class AppContext:
     signer: UrlSigner
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> AppContext:
+    def from_settings(cls, settings: Settings, backends: Backends | None = None) -> AppContext:
         secret = settings.SECRET_KEY.get_secret_value()
         return cls(
             settings=settings,
-            backends=build_backends(settings),
+            backends=backends or build_backends(settings),
             hasher=PasswordHasher(
                 settings.ARGON2_MEMORY_KIB, settings.ARGON2_TIME_COST, settings.ARGON2_PARALLELISM
             ),

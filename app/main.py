@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from app.core.body_limit import BodySizeLimitMiddleware
 from app.core.config import Settings, get_settings
-from app.dependencies import AppContext
+from app.dependencies import AppContext, Backends
 from app.errors import HangarError, InvalidCredentials, InvalidToken
 from app.routers.auth.endpoint import router as auth_router
 from app.routers.files.endpoint import router as files_router
@@ -41,18 +41,20 @@ def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": "Internal server error"}, status_code=500)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the API for these settings; backends open at start-up and close at shutdown."""
+def create_app(settings: Settings | None = None, backends: Backends | None = None) -> FastAPI:
+    """Build the API for these settings. Backends open at start-up and close at shutdown,
+    unless `backends` are handed in (a notebook's own), which the caller keeps and closes."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        context = AppContext.from_settings(settings)
+        context = AppContext.from_settings(settings, backends)
         app.state.context = context
         try:
             yield
         finally:
-            context.backends.close()
+            if backends is None:
+                context.backends.close()
 
     app = FastAPI(
         title="Hangar",
