@@ -1,0 +1,255 @@
+"""One repository contract, run unchanged over every database backend."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from app.errors import EmailAlreadyRegistered, NotFound
+from app.models import FileRecord, Page, PageKey, Project, User, new_id
+from app.repositories.base import FileRepository, ProjectRepository, UserRepository
+
+T0 = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
+
+
+def make_project(owner_id: str, name: str = "p", created_at: datetime = T0) -> Project:
+    return Project(
+        id=new_id(),
+        owner_id=owner_id,
+        name=name,
+        description=None,
+        created_at=created_at,
+        updated_at=created_at,
+    )
+
+
+def make_file(project_id: str, created_at: datetime = T0, name: str = "f.txt") -> FileRecord:
+    file_id = new_id()
+    return FileRecord(
+        id=file_id,
+        project_id=project_id,
+        owner_id="owner",
+        filename=name,
+        content_type="text/plain",
+        size=3,
+        sha256="ab" * 32,
+        storage_key=f"{project_id}/{file_id}",
+        created_at=created_at,
+    )
+
+
+def collect(fetch_page: object, limit: int) -> list[str]:
+    """Walk every page and return the ids in order."""
+    assert callable(fetch_page)
+    ids: list[str] = []
+    after: PageKey | None = None
+    while True:
+        page: Page[Project] = fetch_page(limit=limit, after=after)
+        assert len(page.items) <= limit
+        ids += [item.id for item in page.items]
+        if page.next_key is None:
+            return ids
+        assert len(page.items) == limit, "only the last page may be short"
+        after = page.next_key
+
+
+class TestUsers:
+    def test_a_created_user_is_found_by_id_and_email_unchanged(
+        self, user_repo: UserRepository
+    ) -> None:
+        user = user_repo.create_user("ada@example.com", "hash", "Ada")
+        assert user_repo.get_user(user.id) == user
+        assert user_repo.get_user_by_email("ada@example.com") == user
+        assert user.created_at.tzinfo is not None
+
+    def test_unknown_users_are_none(self, user_repo: UserRepository) -> None:
+        assert user_repo.get_user("nope") is None
+        assert user_repo.get_user_by_email("nobody@example.com") is None
+
+    def test_a_taken_email_is_refused(self, user_repo: UserRepository) -> None:
+        user_repo.create_user("ada@example.com", "hash")
+        with pytest.raises(EmailAlreadyRegistered):
+            user_repo.create_user("ada@example.com", "other")
+
+    def test_concurrent_registrations_of_one_email_store_exactly_one(
+        self, user_repo: UserRepository
+    ) -> None:
+        def register(i: int) -> bool:
+            try:
+                user_repo.create_user("race@example.com", f"hash{i}")
+            except EmailAlreadyRegistered:
+                return False
+            return True
+
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            outcomes = list(pool.map(register, range(20)))
+        assert outcomes.count(True) == 1
+        assert user_repo.get_user_by_email("race@example.com") is not None
+
+    def test_update_changes_mutable_fields_but_never_the_email(
+        self, user_repo: UserRepository
+    ) -> None:
+        user = user_repo.create_user("ada@example.com", "old-hash", "Ada")
+        changed = user.model_copy(
+            update={"password_hash": "new-hash", "full_name": "Ada L.", "email": "x@example.com"}
+        )
+        updated = user_repo.update_user(changed)
+        assert updated.password_hash == "new-hash"
+        assert updated.full_name == "Ada L."
+        assert updated.email == "ada@example.com"
+        assert user_repo.get_user(user.id) == updated
+
+    def test_updating_a_missing_user_is_not_found_and_creates_nothing(
+        self, user_repo: UserRepository
+    ) -> None:
+        ghost = User(id=new_id(), email="ghost@example.com", password_hash="h", created_at=T0)
+        with pytest.raises(NotFound):
+            user_repo.update_user(ghost)
+        assert user_repo.get_user(ghost.id) is None
+
+    def test_deleting_a_user_frees_the_email(self, user_repo: UserRepository) -> None:
+        user = user_repo.create_user("ada@example.com", "hash")
+        assert user_repo.delete_user(user.id) is True
+        assert user_repo.get_user(user.id) is None
+        assert user_repo.delete_user(user.id) is False
+        assert user_repo.create_user("ada@example.com", "hash").id != user.id
+
+    def test_users_are_listed_newest_first_across_pages(self, user_repo: UserRepository) -> None:
+        made = [
+            user_repo.add_user(
+                User(
+                    id=new_id(),
+                    email=f"u{i}@example.com",
+                    password_hash="h",
+                    created_at=T0 + timedelta(seconds=i),
+                )
+            )
+            for i in range(5)
+        ]
+        assert collect(user_repo.list_users, limit=2) == [u.id for u in reversed(made)]
+
+    def test_ping_answers(self, user_repo: UserRepository) -> None:
+        user_repo.ping()
+
+
+class TestProjects:
+    def test_a_created_project_round_trips_exactly(self, project_repo: ProjectRepository) -> None:
+        project = project_repo.create_project("owner", "Apollo", "to the moon")
+        assert project_repo.get_project(project.id) == project
+        assert project.created_at == project.updated_at
+
+    def test_an_added_project_keeps_its_id_and_timestamps(
+        self, project_repo: ProjectRepository
+    ) -> None:
+        project = make_project("owner")
+        project_repo.add_project(project)
+        assert project_repo.get_project(project.id) == project
+
+    def test_projects_list_only_the_owners_newest_first(
+        self, project_repo: ProjectRepository
+    ) -> None:
+        mine = [
+            project_repo.add_project(make_project("me", f"p{i}", T0 + timedelta(minutes=i)))
+            for i in range(3)
+        ]
+        project_repo.add_project(make_project("someone-else"))
+        page = project_repo.get_projects_by_user("me", limit=10)
+        assert [p.id for p in page.items] == [p.id for p in reversed(mine)]
+        assert page.next_key is None
+
+    def test_pages_cover_every_project_once_even_with_equal_timestamps(
+        self, project_repo: ProjectRepository
+    ) -> None:
+        same_moment = [project_repo.add_project(make_project("me")) for _ in range(5)]
+        later = [
+            project_repo.add_project(make_project("me", created_at=T0 + timedelta(seconds=1)))
+            for _ in range(2)
+        ]
+        expected = sorted(later, key=lambda p: p.id, reverse=True) + sorted(
+            same_moment, key=lambda p: p.id, reverse=True
+        )
+        for limit in (1, 2, 3, 7, 8):
+            ids = collect(lambda **kw: project_repo.get_projects_by_user("me", **kw), limit)
+            assert ids == [p.id for p in expected], f"limit={limit}"
+
+    def test_an_owner_without_projects_gets_an_empty_last_page(
+        self, project_repo: ProjectRepository
+    ) -> None:
+        page = project_repo.get_projects_by_user("nobody", limit=5)
+        assert page.items == []
+        assert page.next_key is None
+
+    def test_update_changes_name_description_and_updated_at_only(
+        self, project_repo: ProjectRepository
+    ) -> None:
+        project = project_repo.add_project(make_project("me"))
+        later = T0 + timedelta(hours=1)
+        changed = project.model_copy(
+            update={"name": "new", "description": "d", "updated_at": later, "created_at": later}
+        )
+        updated = project_repo.update_project(changed)
+        assert (updated.name, updated.description, updated.updated_at) == ("new", "d", later)
+        assert updated.created_at == project.created_at
+        assert project_repo.get_project(project.id) == updated
+
+    def test_update_by_another_owner_or_of_a_missing_project_changes_nothing(
+        self, project_repo: ProjectRepository
+    ) -> None:
+        project = project_repo.add_project(make_project("me"))
+        with pytest.raises(NotFound):
+            project_repo.update_project(
+                project.model_copy(update={"owner_id": "thief", "name": "x"})
+            )
+        missing = make_project("me")
+        with pytest.raises(NotFound):
+            project_repo.update_project(missing)
+        assert project_repo.get_project(project.id) == project
+        assert project_repo.get_project(missing.id) is None
+
+    def test_delete_is_limited_to_the_owner(self, project_repo: ProjectRepository) -> None:
+        project = project_repo.add_project(make_project("me"))
+        assert project_repo.delete_project(project.id, "thief") is False
+        assert project_repo.get_project(project.id) == project
+        assert project_repo.delete_project(project.id, "me") is True
+        assert project_repo.get_project(project.id) is None
+        assert project_repo.delete_project(project.id, "me") is False
+
+
+class TestFiles:
+    def test_a_file_is_found_only_in_its_project(self, file_repo: FileRepository) -> None:
+        record = file_repo.add_file(make_file("p1"))
+        assert file_repo.get_file("p1", record.id) == record
+        assert file_repo.get_file("p2", record.id) is None
+
+    def test_files_list_newest_first_across_pages(self, file_repo: FileRepository) -> None:
+        made = [file_repo.add_file(make_file("p1", T0 + timedelta(seconds=i))) for i in range(5)]
+        file_repo.add_file(make_file("p2"))
+        ids = collect(lambda **kw: file_repo.list_files("p1", **kw), limit=2)
+        assert ids == [f.id for f in reversed(made)]
+
+    def test_deleting_a_file_needs_its_project(self, file_repo: FileRepository) -> None:
+        record = file_repo.add_file(make_file("p1"))
+        assert file_repo.delete_file("p2", record.id) is False
+        assert file_repo.get_file("p1", record.id) == record
+        assert file_repo.delete_file("p1", record.id) is True
+        assert file_repo.get_file("p1", record.id) is None
+        assert file_repo.delete_file("p1", record.id) is False
+
+    def test_deleting_a_projects_files_returns_them_and_spares_other_projects(
+        self, file_repo: FileRepository
+    ) -> None:
+        doomed = [file_repo.add_file(make_file("p1", T0 + timedelta(seconds=i))) for i in range(30)]
+        kept = file_repo.add_file(make_file("p2"))
+        removed = file_repo.delete_project_files("p1")
+        assert sorted(r.id for r in removed) == sorted(r.id for r in doomed)
+        assert file_repo.list_files("p1", limit=100).items == []
+        assert file_repo.get_file("p2", kept.id) == kept
+        assert file_repo.delete_project_files("p1") == []
+
+    def test_names_with_any_characters_round_trip(self, file_repo: FileRepository) -> None:
+        record = file_repo.add_file(
+            make_file("p1", name="ünïcødé 'quoted\" ; DROP TABLE files;--.txt")
+        )
+        assert file_repo.get_file("p1", record.id) == record

@@ -1,0 +1,134 @@
+"""One storage contract, run unchanged over every storage backend."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from app.dependencies import Backends, build_repositories
+from app.errors import BlobNotFound, StorageKeyRejected
+from app.main import create_app
+from app.storage.base import MAX_PRESIGN_SECONDS, FileStorage
+from tests.conftest import TEST_BASE_URL, SettingsFactory
+
+
+class FailingStream(io.RawIOBase):
+    """A client that disconnects after sending `good` bytes."""
+
+    def __init__(self, good: int) -> None:
+        self.left = good
+
+    def read(self, size: int = -1) -> bytes:
+        if self.left <= 0:
+            raise ConnectionResetError("client went away")
+        n = self.left if size < 0 else min(size, self.left)
+        self.left -= n
+        return b"x" * n
+
+
+def read_all(storage: FileStorage, key: str) -> bytes:
+    return b"".join(storage.download_file(key))
+
+
+def test_bytes_and_streams_round_trip(storage: FileStorage) -> None:
+    assert storage.upload_file("p/a", b"hello") == 5
+    assert read_all(storage, "p/a") == b"hello"
+    payload = os.urandom(3 * 1024 * 1024 + 17)
+    assert storage.upload_file("p/b", io.BytesIO(payload)) == len(payload)
+    assert hashlib.sha256(read_all(storage, "p/b")).digest() == hashlib.sha256(payload).digest()
+
+
+def test_downloads_stream_in_chunks(storage: FileStorage) -> None:
+    storage.upload_file("p/big", io.BytesIO(b"z" * (5 * 1024 * 1024)))
+    chunks = list(storage.download_file("p/big"))
+    assert len(chunks) > 1
+    assert max(len(c) for c in chunks) <= 8 * 1024 * 1024
+
+
+def test_an_empty_file_is_a_file(storage: FileStorage) -> None:
+    assert storage.upload_file("p/empty", b"") == 0
+    assert storage.exists("p/empty")
+    assert read_all(storage, "p/empty") == b""
+
+
+def test_uploading_again_replaces_the_bytes(storage: FileStorage) -> None:
+    storage.upload_file("p/a", b"first")
+    storage.upload_file("p/a", b"second")
+    assert read_all(storage, "p/a") == b"second"
+
+
+def test_a_missing_key_is_blob_not_found(storage: FileStorage) -> None:
+    assert not storage.exists("p/missing")
+    with pytest.raises(BlobNotFound):
+        read_all(storage, "p/missing")
+
+
+def test_delete_removes_and_is_idempotent(storage: FileStorage) -> None:
+    storage.upload_file("p/a", b"x")
+    storage.delete_file("p/a")
+    storage.delete_file("p/a")
+    assert not storage.exists("p/a")
+
+
+def test_a_failed_upload_leaves_nothing_behind(storage: FileStorage) -> None:
+    storage.upload_file("p/a", b"old")
+    with pytest.raises(ConnectionResetError):
+        storage.upload_file("p/b", FailingStream(good=2 * 1024 * 1024))  # type: ignore[arg-type]
+    with pytest.raises(ConnectionResetError):
+        storage.upload_file("p/a", FailingStream(good=10))  # type: ignore[arg-type]
+    assert list(storage.list_keys()) == ["p/a"]
+    assert read_all(storage, "p/a") == b"old"
+
+
+@pytest.mark.parametrize(
+    "key", ["", "../escape", "/absolute", "a/../b", "a//b", "a\x00b", "a\\b", ".hidden", "p/.."]
+)
+def test_keys_that_could_escape_are_refused(storage: FileStorage, key: str) -> None:
+    with pytest.raises(StorageKeyRejected):
+        storage.upload_file(key, b"x")
+    with pytest.raises(StorageKeyRejected):
+        storage.download_file(key)
+
+
+def test_keys_are_listed_by_prefix(storage: FileStorage) -> None:
+    for key in ("p1/a", "p1/b", "p2/c"):
+        storage.upload_file(key, b"x")
+    assert sorted(storage.list_keys("p1/")) == ["p1/a", "p1/b"]
+    assert sorted(storage.list_keys()) == ["p1/a", "p1/b", "p2/c"]
+
+
+def test_ping_answers(storage: FileStorage) -> None:
+    storage.ping()
+
+
+def test_presigned_urls_download_the_exact_bytes_without_a_token(
+    storage: FileStorage, make_settings: SettingsFactory
+) -> None:
+    payload = os.urandom(70_000)
+    storage.upload_file("p/doc", payload)
+    url = storage.generate_presigned_url("p/doc", expires_in=60, filename="report.pdf")
+    if url.startswith(TEST_BASE_URL):
+        # Local and memory storage sign links to Hangar's own download route.
+        settings = make_settings()
+        users, projects, files, close = build_repositories(settings)
+        with TestClient(create_app(settings, Backends(users, projects, files, storage))) as client:
+            response = client.get(urlsplit(url).path + "?" + urlsplit(url).query)
+        close()
+    else:
+        response = httpx.get(url)
+    assert response.status_code == 200
+    assert response.content == payload
+    assert "report.pdf" in response.headers["content-disposition"]
+
+
+@pytest.mark.parametrize("expires_in", [0, -5, MAX_PRESIGN_SECONDS + 1])
+def test_presigned_expiry_is_bounded_to_seven_days(storage: FileStorage, expires_in: int) -> None:
+    storage.upload_file("p/doc", b"x")
+    with pytest.raises(ValueError, match="expires_in"):
+        storage.generate_presigned_url("p/doc", expires_in=expires_in)
