@@ -1,0 +1,80 @@
+"""Jupyter entry point: the embedded stack in one call, wired exactly as the API wires it.
+
+`repos = setup_local_dev()` gives DuckDB + local files; `repos["user_repo"]` and friends are
+the repositories the API would use, and `create_app(repos.settings, repos.backends)` serves
+the API on those very objects, so a cell and a request run the same code on the same data.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.core.config import DatabaseType, Settings, StorageType, get_settings
+from app.dependencies import Backends, build_backends
+from app.repositories.base import FileRepository, ProjectRepository, UserRepository
+from app.storage.base import FileStorage
+
+Part = UserRepository | ProjectRepository | FileRepository | FileStorage
+PARTS = ("user_repo", "project_repo", "file_repo", "file_storage")
+
+
+@dataclass(frozen=True)
+class DevRepositories(Mapping[str, Part]):
+    """The backends a notebook works with: a mapping (`repos["user_repo"]`) for quick cells,
+    and `.settings` / `.backends` to hand to `create_app` so the API shares them."""
+
+    settings: Settings
+    backends: Backends
+
+    def __getitem__(self, name: str) -> Part:
+        if name not in PARTS:
+            raise KeyError(name)
+        part: Part = getattr(self.backends, name)
+        return part
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(PARTS)
+
+    def __len__(self) -> int:
+        return len(PARTS)
+
+    def close(self) -> None:
+        """Release the database file, e.g. before a server process opens it."""
+        self.backends.close()
+
+
+def setup_local_dev(
+    root: str | os.PathLike[str] = ".",
+    *,
+    database: DatabaseType = "duckdb",
+    storage: StorageType = "local",
+) -> DevRepositories:
+    """Switch this process to the local profile with its files under `root`, and return the
+    backends the API would use. The environment is set (not just a Settings object built) so
+    that `get_settings()`, `create_app()` and the CLI in this process all see the same profile."""
+    base = Path(root).resolve()
+    data, uploads = base / "data", base / "uploads"
+    os.environ.update(
+        {
+            "APP_ENV": "local",
+            "DATABASE_TYPE": database,
+            "STORAGE_TYPE": storage,
+            "DUCKDB_PATH": str(data / "app.db"),
+            "SQLITE_PATH": str(data / "app.sqlite3"),
+            "LOCAL_STORAGE_PATH": str(uploads),
+        }
+    )
+    get_settings.cache_clear()
+    data.mkdir(parents=True, exist_ok=True)
+    uploads.mkdir(parents=True, exist_ok=True)
+    return get_repositories()
+
+
+def get_repositories(settings: Settings | None = None) -> DevRepositories:
+    """Open the backends for `settings` (default: the process's) through `build_backends`,
+    the same wiring the API uses, so a notebook never diverges from the service."""
+    settings = settings or get_settings()
+    return DevRepositories(settings, build_backends(settings))
