@@ -13,16 +13,24 @@ from typing import Any
 import pytest
 
 from app.core.config import Settings
+from tests.aws import aws_overrides
 
-DATABASES = ["memory", "duckdb", "sqlite"]
-STORAGES = ["memory", "local"]
+pytest_plugins = ["tests.aws"]
+
+DATABASES = ["memory", "duckdb", "sqlite", "dynamodb"]
+STORAGES = ["memory", "local", "s3"]
+API_STACKS = [("duckdb", "local"), ("memory", "memory")]
 TEST_BASE_URL = "http://testserver"
 
 SettingsFactory = Callable[..., Settings]
 
 
-def backend_overrides(request: pytest.FixtureRequest, database: str, storage: str) -> dict[str, Any]:
+def backend_overrides(
+    request: pytest.FixtureRequest, database: str, storage: str
+) -> dict[str, Any]:
     """Settings a backend needs beyond paths, e.g. the endpoint of a server started for it."""
+    if database == "dynamodb" or storage == "s3":
+        return aws_overrides(request)
     return {}
 
 

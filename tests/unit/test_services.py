@@ -1,0 +1,252 @@
+"""Services called as plain functions over the in-memory backends, as a notebook would."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from app.core.config import load_settings
+from app.core.pagination import CursorCodec
+from app.core.security import AccessTokens, PasswordHasher
+from app.errors import (
+    EmailAlreadyRegistered,
+    FileTooLarge,
+    InvalidCredentials,
+    InvalidCursor,
+    NotFound,
+)
+from app.models import FileRecord, PageKey, User
+from app.repositories.memory import (
+    MemoryDatabase,
+    MemoryFileRepository,
+    MemoryProjectRepository,
+    MemoryUserRepository,
+)
+from app.routers.auth.interface import UserRegister
+from app.routers.auth.services import authenticate, login, register_user
+from app.routers.downloads import content_disposition
+from app.routers.files import services as files
+from app.routers.projects import services as projects
+from app.routers.projects.interface import ProjectCreate, ProjectUpdate
+from app.storage.memory import MemoryStorage
+from app.storage.signing import UrlSigner
+
+FAST = PasswordHasher()
+
+
+@pytest.fixture
+def db() -> MemoryDatabase:
+    return MemoryDatabase()
+
+
+@pytest.fixture
+def users(db: MemoryDatabase) -> MemoryUserRepository:
+    return MemoryUserRepository(db)
+
+
+@pytest.fixture
+def storage() -> MemoryStorage:
+    return MemoryStorage(UrlSigner("secret", "http://testserver"))
+
+
+@pytest.fixture
+def owner(users: MemoryUserRepository) -> User:
+    return register_user(
+        UserRegister(email="ada@example.com", password="password1"), repo=users, hasher=FAST
+    )
+
+
+def test_the_seeds_register_user_example_works_with_just_a_repository(
+    users: MemoryUserRepository,
+) -> None:
+    user = register_user(UserRegister(email=" Ada@Example.com", password="password1"), repo=users)
+    assert user.email == "ada@example.com"
+    assert user.password_hash.startswith("$argon2id$")
+    assert "m=19456,t=2,p=1" in user.password_hash
+    with pytest.raises(EmailAlreadyRegistered):
+        register_user(UserRegister(email="ada@example.com", password="password2"), repo=users)
+
+
+def test_login_issues_a_token_for_the_user(users: MemoryUserRepository, owner: User) -> None:
+    tokens = AccessTokens("k" * 32, 60)
+    token = login("ADA@example.com", "password1", repo=users, hasher=FAST, tokens=tokens)
+    assert tokens.subject(token.access_token) == owner.id
+    assert token.expires_in == 60
+
+
+def test_a_hash_made_with_older_parameters_is_upgraded_on_login(
+    users: MemoryUserRepository,
+) -> None:
+    old = PasswordHasher(memory_kib=19_456, time_cost=2)
+    user = register_user(
+        UserRegister(email="ada@example.com", password="password1"), repo=users, hasher=old
+    )
+    stronger = PasswordHasher(memory_kib=19_456, time_cost=3)
+    authenticate("ada@example.com", "password1", repo=users, hasher=stronger)
+    upgraded = users.get_user(user.id)
+    assert upgraded is not None
+    assert "t=3" in upgraded.password_hash
+    authenticate("ada@example.com", "password1", repo=users, hasher=stronger)
+
+
+def test_a_corrupt_stored_hash_is_bad_credentials_not_a_crash(
+    users: MemoryUserRepository, owner: User
+) -> None:
+    users.update_user(owner.model_copy(update={"password_hash": "garbage"}))
+    with pytest.raises(InvalidCredentials):
+        authenticate("ada@example.com", "password1", repo=users, hasher=FAST)
+
+
+def test_an_inactive_user_cannot_log_in(users: MemoryUserRepository, owner: User) -> None:
+    users.update_user(owner.model_copy(update={"is_active": False}))
+    with pytest.raises(InvalidCredentials):
+        authenticate("ada@example.com", "password1", repo=users, hasher=FAST)
+
+
+def test_projects_are_scoped_to_their_owner(
+    db: MemoryDatabase, users: MemoryUserRepository, owner: User
+) -> None:
+    repo = MemoryProjectRepository(db)
+    other = users.create_user("bob@example.com", "hash")
+    project = projects.create_project(ProjectCreate(name="Apollo"), owner=owner, repo=repo)
+    with pytest.raises(NotFound):
+        projects.get_owned_project(project.id, owner=other, repo=repo)
+    with pytest.raises(NotFound):
+        projects.update_project(project.id, ProjectUpdate(name="x"), owner=other, repo=repo)
+    updated = projects.update_project(
+        project.id, ProjectUpdate(description="d"), owner=owner, repo=repo
+    )
+    assert (updated.name, updated.description) == ("Apollo", "d")
+    assert updated.updated_at > project.updated_at
+    assert projects.list_projects(owner=other, repo=repo).items == []
+
+
+class FailingFileRepository(MemoryFileRepository):
+    """A database that fails on the metadata write, after the bytes were stored."""
+
+    def add_file(self, record: FileRecord) -> FileRecord:
+        raise ConnectionError("database went away")
+
+
+def test_an_upload_whose_metadata_write_fails_leaves_no_bytes(
+    db: MemoryDatabase, owner: User, storage: MemoryStorage
+) -> None:
+    project_repo = MemoryProjectRepository(db)
+    project = project_repo.create_project(owner.id, "Apollo")
+    with pytest.raises(ConnectionError):
+        files.upload_file(
+            project.id,
+            io.BytesIO(b"data"),
+            owner=owner,
+            filename="a.txt",
+            content_type="text/plain",
+            max_bytes=100,
+            project_repo=project_repo,
+            file_repo=FailingFileRepository(db),
+            storage=storage,
+        )
+    assert list(storage.list_keys()) == []
+
+
+def test_an_upload_over_the_limit_stores_nothing(
+    db: MemoryDatabase, owner: User, storage: MemoryStorage
+) -> None:
+    project_repo, file_repo = MemoryProjectRepository(db), MemoryFileRepository(db)
+    project = project_repo.create_project(owner.id, "Apollo")
+    arguments = {
+        "owner": owner,
+        "filename": "a",
+        "content_type": None,
+        "max_bytes": 10,
+        "project_repo": project_repo,
+        "file_repo": file_repo,
+        "storage": storage,
+    }
+    with pytest.raises(FileTooLarge):
+        files.upload_file(project.id, io.BytesIO(b"x" * 11), **arguments)  # type: ignore[arg-type]
+    assert list(storage.list_keys()) == []
+    record = files.upload_file(project.id, io.BytesIO(b"x" * 10), **arguments)  # type: ignore[arg-type]
+    assert record.content_type == "application/octet-stream"
+    assert b"".join(files.open_file(record, storage=storage)) == b"x" * 10
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("a/b/c.txt", "c.txt"),
+        ("..\\..\\x.exe", "x.exe"),
+        ("", "file"),
+        (None, "file"),
+        ("tab\there", "tabhere"),
+        ("x" * 300, "x" * 255),
+    ],
+)
+def test_filenames_keep_only_a_safe_last_segment(given: str | None, kept: str) -> None:
+    assert files.clean_filename(given) == kept
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("text/plain", "text/plain"),
+        ("text/plain; charset=utf-8", "text/plain; charset=utf-8"),
+        ("nonsense", "application/octet-stream"),
+        ("a/b\r\nX: y", "application/octet-stream"),
+    ],
+)
+def test_content_types_are_checked(given: str, kept: str) -> None:
+    assert files.clean_content_type(given) == kept
+
+
+def test_content_disposition_is_safe_for_any_name() -> None:
+    header = content_disposition('evil"\r\nSet-Cookie: x=1;.txt')
+    assert "\r" not in header and "\n" not in header
+    assert header.startswith('attachment; filename="evil_')
+    assert header.count('"') == 2
+    assert "filename*=UTF-8''evil%22%0D%0ASet-Cookie%3A%20x%3D1%3B.txt" in header
+
+
+def test_cursors_are_bound_to_their_list() -> None:
+    codec = CursorCodec("secret")
+    key = PageKey(datetime(2026, 1, 1, tzinfo=UTC), "abc")
+    cursor = codec.encode(key, scope="projects:alice")
+    assert cursor is not None
+    assert codec.decode(cursor, scope="projects:alice") == key
+    with pytest.raises(InvalidCursor):
+        codec.decode(cursor, scope="projects:bob")
+    with pytest.raises(InvalidCursor):
+        CursorCodec("other-secret").decode(cursor, scope="projects:alice")
+    assert codec.encode(None, scope="x") is None
+
+
+def test_settings_come_from_the_profiles_env_file_and_the_environment_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("APP_ENV", "DATABASE_TYPE", "STORAGE_TYPE", "MAX_UPLOAD_BYTES"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / ".env.staging").write_text(
+        "DATABASE_TYPE=sqlite\nMAX_UPLOAD_BYTES=123\nCORS_ORIGINS=https://a.example, https://b.example\n"
+    )
+    monkeypatch.setenv("APP_ENV", "staging")
+    monkeypatch.setenv("MAX_UPLOAD_BYTES", "456")
+    settings = load_settings()
+    assert settings.APP_ENV == "staging"
+    assert settings.DATABASE_TYPE == "sqlite"
+    assert settings.MAX_UPLOAD_BYTES == 456
+    assert settings.CORS_ORIGINS == ["https://a.example", "https://b.example"]
+
+
+def test_with_nothing_configured_the_embedded_stack_is_chosen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("APP_ENV", "DATABASE_TYPE", "STORAGE_TYPE", "DUCKDB_PATH", "LOCAL_STORAGE_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings()
+    assert (settings.DATABASE_TYPE, settings.STORAGE_TYPE) == ("duckdb", "local")
+    assert Path("data/app.db") == settings.DUCKDB_PATH
+    assert Path("uploads") == settings.LOCAL_STORAGE_PATH
