@@ -2,7 +2,7 @@
 # Only Python 3.11+ and make are needed: uv is installed with pip when it is missing.
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: run test setup uv lint format clean
+.PHONY: run test setup uv lint format clean notebook
 
 uv:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || \
@@ -29,3 +29,7 @@ format: uv
 
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache
+
+# JupyterLab on the project's environment; Jupyter is a dev-only group the service never needs.
+notebook: uv
+	$(UV) run --group jupyter jupyter lab notebooks/
