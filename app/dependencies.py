@@ -64,6 +64,24 @@ def build_repositories(
             memory.MemoryFileRepository(db),
             lambda: None,
         )
+    if settings.DATABASE_TYPE == "dynamodb":
+        from app.core.aws import dynamodb_client
+        from app.repositories import dynamodb
+
+        tables = dynamodb.TableNames(
+            users=settings.DYNAMODB_TABLE_PREFIX + settings.USERS_TABLE,
+            projects=settings.DYNAMODB_TABLE_PREFIX + settings.PROJECTS_TABLE,
+            files=settings.DYNAMODB_TABLE_PREFIX + settings.FILES_TABLE,
+        )
+        dynamo = dynamodb.DynamoDatabase(
+            dynamodb_client(settings), tables, create=settings.AWS_AUTO_CREATE
+        )
+        return (
+            dynamodb.DynamoUserRepository(dynamo),
+            dynamodb.DynamoProjectRepository(dynamo),
+            dynamodb.DynamoFileRepository(dynamo),
+            dynamo.close,
+        )
     from app.repositories import sql
 
     engine: sql.SqlDatabase
@@ -93,6 +111,11 @@ def build_storage(settings: Settings) -> FileStorage:
         from app.storage.memory import MemoryStorage
 
         return MemoryStorage(build_url_signer(settings))
+    if settings.STORAGE_TYPE == "s3":
+        from app.core.aws import s3_client
+        from app.storage.s3 import S3Storage
+
+        return S3Storage(s3_client(settings), settings.S3_BUCKET, create=settings.AWS_AUTO_CREATE)
     from app.storage.local import LocalStorage
 
     return LocalStorage(settings.LOCAL_STORAGE_PATH, build_url_signer(settings))

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from app.core.config import Settings
-from tests.aws import aws_overrides
 
 pytest_plugins = ["tests.aws"]
 
@@ -30,6 +29,8 @@ def backend_overrides(
 ) -> dict[str, Any]:
     """Settings a backend needs beyond paths, e.g. the endpoint of a server started for it."""
     if database == "dynamodb" or storage == "s3":
+        from tests.aws import aws_overrides
+
         return aws_overrides(request)
     return {}
 

@@ -14,8 +14,8 @@ DEV_SECRET_KEY = "dev-only-secret-key-change-me-in-production"  # noqa: S105 (re
 MIN_PROD_SECRET_BYTES = 32
 SEVEN_DAYS = 7 * 24 * 3600
 
-DatabaseType = Literal["duckdb", "sqlite", "memory"]
-StorageType = Literal["local", "memory"]
+DatabaseType = Literal["duckdb", "sqlite", "memory", "dynamodb"]
+StorageType = Literal["local", "memory", "s3"]
 
 
 class Settings(BaseSettings):
@@ -30,6 +30,23 @@ class Settings(BaseSettings):
     DUCKDB_PATH: Path = Path("./data/app.db")
     SQLITE_PATH: Path = Path("./data/app.sqlite3")
     LOCAL_STORAGE_PATH: Path = Path("./uploads")
+
+    AWS_REGION: str = "us-east-1"
+    AWS_ENDPOINT_URL: str | None = Field(
+        None, description="One endpoint for every AWS service (LocalStack, moto); boto3's own."
+    )
+    DYNAMODB_ENDPOINT_URL: str | None = Field(None, description="Overrides AWS_ENDPOINT_URL.")
+    S3_ENDPOINT_URL: str | None = Field(None, description="Overrides AWS_ENDPOINT_URL.")
+    S3_BUCKET: str = "hangar-files"
+    DYNAMODB_TABLE_PREFIX: str = Field(
+        "hangar-", description="Prepended to every table name, so environments share an account."
+    )
+    USERS_TABLE: str = "users"
+    PROJECTS_TABLE: str = "projects"
+    FILES_TABLE: str = "files"
+    AWS_AUTO_CREATE: bool = Field(
+        False, description="Create missing tables and bucket at start-up instead of failing."
+    )
 
     SECRET_KEY: SecretStr = SecretStr(DEV_SECRET_KEY)
     ACCESS_TOKEN_EXPIRE_MINUTES: int = Field(60, ge=1, le=24 * 60)

@@ -1,0 +1,61 @@
+"""boto3 clients for the AWS backends: one session per process, endpoints from settings.
+
+The same code reaches AWS, LocalStack, DynamoDB Local, MinIO or a moto server: credentials come
+from the standard AWS chain, and an endpoint left unset falls back to boto3's own
+`AWS_ENDPOINT_URL` handling.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+from app.core.config import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
+
+_lock = threading.Lock()
+_session: boto3.session.Session | None = None
+
+
+def session() -> boto3.session.Session:
+    """The process's session: clients made from it share one credential cache, and creating
+    clients is serialised because a session is not thread-safe."""
+    global _session
+    if _session is None:
+        _session = boto3.session.Session()
+    return _session
+
+
+def dynamodb_client(settings: Settings) -> DynamoDBClient:
+    endpoint = settings.DYNAMODB_ENDPOINT_URL or settings.AWS_ENDPOINT_URL
+    with _lock:
+        return session().client(
+            "dynamodb",
+            region_name=settings.AWS_REGION,
+            endpoint_url=endpoint,
+            config=CLIENT_CONFIG,
+        )
+
+
+def s3_client(settings: Settings) -> S3Client:
+    """SigV4 (required for week-long presigned links); path-style addressing on a custom
+    endpoint, since MinIO, moto and LocalStack do not serve bucket subdomains by default."""
+    endpoint = settings.S3_ENDPOINT_URL or settings.AWS_ENDPOINT_URL
+    s3_config = Config(
+        signature_version="s3v4", s3={"addressing_style": "path" if endpoint else "auto"}
+    )
+    with _lock:
+        return session().client(
+            "s3",
+            region_name=settings.AWS_REGION,
+            endpoint_url=endpoint,
+            config=CLIENT_CONFIG.merge(s3_config),
+        )

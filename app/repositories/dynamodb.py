@@ -1,0 +1,460 @@
+"""DynamoDB: three tables where every request path is a GetItem, a Query or a conditional write.
+
+- users: key `pk`. A user is `user#<id>`; its email marker `email#<email>` (holding `user_id`)
+  is written in the same transaction, both `attribute_not_exists`, so the database itself keeps
+  emails unique. GSI `by_created` (constant `entity`, `created_sk`) lists users newest first.
+- projects: key `id`; GSI `by_owner` (`owner_id`, `created_sk`) lists one owner's projects.
+- files: key (`project_id`, `id`); LSI `by_created` (`project_id`, `created_sk`) lists a
+  project's files with strongly consistent reads.
+
+`created_sk` is `created_at#id` with created_at as fixed-width UTC text (`sql.to_text`), so
+string order is (created_at, id) order and "after this page key" is a key condition `<`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, ClassVar, TypeVar
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel
+
+from app.errors import BackendUnavailable, EmailAlreadyRegistered, NotFound
+from app.models import FileRecord, Page, PageKey, Project, User
+from app.repositories.base import FileRepository, ProjectRepository, UserRepository
+from app.repositories.memory import newest_first_page
+from app.repositories.sql import to_text
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import (
+        AttributeValueTypeDef,
+        CreateTableInputTypeDef,
+        QueryInputTypeDef,
+        TransactWriteItemTypeDef,
+        WriteRequestUnionTypeDef,
+    )
+
+    Item = Mapping[str, AttributeValueTypeDef]
+
+Model = TypeVar("Model", User, Project, FileRecord)
+
+USER_PREFIX = "user#"
+EMAIL_PREFIX = "email#"
+ALL_USERS = "user"
+"""The one partition of the users index: user registrations are far below its write limit."""
+USERS_INDEX = "by_created"
+PROJECTS_INDEX = "by_owner"
+FILES_INDEX = "by_created"
+BATCH_SIZE = 25
+"""BatchWriteItem's limit per request."""
+ATTEMPTS = 8
+CONDITION_FAILED = "ConditionalCheckFailed"
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+@dataclass(frozen=True)
+class TableNames:
+    users: str
+    projects: str
+    files: str
+
+
+def sort_key(created_at: datetime, item_id: str) -> str:
+    """`created_at#id`: string order equals the (created_at, id) order of every list."""
+    return f"{to_text(created_at)}#{item_id}"
+
+
+def _string(value: str) -> AttributeValueTypeDef:
+    return {"S": value}
+
+
+def to_item(model: BaseModel, **extra: str) -> dict[str, AttributeValueTypeDef]:
+    """A model as a DynamoDB item, timestamps as fixed-width text like every other backend."""
+    values = {**model.model_dump(), **extra}
+    return {
+        name: _serializer.serialize(to_text(value) if isinstance(value, datetime) else value)
+        for name, value in values.items()
+    }
+
+
+def to_model(model: type[Model], item: Item) -> Model:
+    """The domain model in an item, ignoring key attributes that only serve the tables."""
+    fields = {name: _deserializer.deserialize(item[name]) for name in model.model_fields}
+    return model.model_validate(fields)
+
+
+def _code(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Code", "")
+
+
+def _definition(
+    name: str,
+    keys: Sequence[str],
+    index: str,
+    index_keys: Sequence[str],
+    *,
+    local: bool = False,
+) -> CreateTableInputTypeDef:
+    """An on-demand table of string keys with one newest-first index."""
+    key_schema = [
+        {"AttributeName": keys[0], "KeyType": "HASH"},
+        *({"AttributeName": key, "KeyType": "RANGE"} for key in keys[1:]),
+    ]
+    index_schema = {
+        "IndexName": index,
+        "KeySchema": [
+            {"AttributeName": index_keys[0], "KeyType": "HASH"},
+            {"AttributeName": index_keys[1], "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "ALL"},
+    }
+    attributes = dict.fromkeys([*keys, *index_keys])
+    definition: CreateTableInputTypeDef = {
+        "TableName": name,
+        "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in attributes],
+        "KeySchema": key_schema,  # type: ignore[typeddict-item]
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    if local:
+        definition["LocalSecondaryIndexes"] = [index_schema]  # type: ignore[list-item]
+    else:
+        definition["GlobalSecondaryIndexes"] = [index_schema]  # type: ignore[list-item]
+    return definition
+
+
+def table_definitions(tables: TableNames) -> list[CreateTableInputTypeDef]:
+    """The three tables, as CreateTable requests (also the reference for docs/production.md)."""
+    return [
+        _definition(tables.users, ["pk"], USERS_INDEX, ["entity", "created_sk"]),
+        _definition(tables.projects, ["id"], PROJECTS_INDEX, ["owner_id", "created_sk"]),
+        _definition(
+            tables.files,
+            ["project_id", "id"],
+            FILES_INDEX,
+            ["project_id", "created_sk"],
+            local=True,
+        ),
+    ]
+
+
+class DynamoDatabase:
+    """The client and the tables the three repositories share, like one database file."""
+
+    def __init__(self, client: DynamoDBClient, tables: TableNames, *, create: bool) -> None:
+        self.client = client
+        self.tables = tables
+        self.ensure_tables(create)
+
+    def _exists(self, table: str) -> bool:
+        try:
+            self.client.describe_table(TableName=table)
+        except self.client.exceptions.ResourceNotFoundException:
+            return False
+        return True
+
+    def ensure_tables(self, create: bool) -> None:
+        """Create missing tables when asked to; otherwise fail fast naming them."""
+        try:
+            missing = [
+                d for d in table_definitions(self.tables) if not self._exists(d["TableName"])
+            ]
+            if missing and not create:
+                names = ", ".join(d["TableName"] for d in missing)
+                raise BackendUnavailable(
+                    f"Missing DynamoDB tables: {names}. Run `hangar init` or set "
+                    "AWS_AUTO_CREATE=true to create them."
+                )
+            for definition in missing:
+                # ResourceInUse: another instance is creating the same table right now.
+                with suppress(self.client.exceptions.ResourceInUseException):
+                    self.client.create_table(**definition)
+            waiter = self.client.get_waiter("table_exists")
+            for definition in missing:
+                waiter.wait(
+                    TableName=definition["TableName"], WaiterConfig={"Delay": 1, "MaxAttempts": 120}
+                )
+        except (BotoCoreError, ClientError) as error:
+            raise BackendUnavailable(f"Cannot reach DynamoDB: {error}") from error
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class _DynamoRepository:
+    network_bound: ClassVar[bool] = True
+
+    def __init__(self, db: DynamoDatabase, table: str) -> None:
+        self.client = db.client
+        self.table = table
+
+    def ping(self) -> None:
+        self.client.describe_table(TableName=self.table)
+
+    def _get(self, model: type[Model], key: Item) -> Model | None:
+        item = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
+        return to_model(model, item) if item is not None else None
+
+    def _page(
+        self,
+        model: type[Model],
+        index: str,
+        partition: tuple[str, str],
+        limit: int,
+        after: PageKey | None,
+        *,
+        consistent: bool = False,
+    ) -> Page[Model]:
+        """Query one partition of an index newest first, for limit + 1 items (across DynamoDB's
+        1 MB response pages), so next_key is set exactly when a further item exists."""
+        condition = "#partition = :partition"
+        values: dict[str, AttributeValueTypeDef] = {":partition": _string(partition[1])}
+        if after is not None:
+            condition += " AND created_sk < :after"
+            values[":after"] = _string(sort_key(*after))
+        request: QueryInputTypeDef = {
+            "TableName": self.table,
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": {"#partition": partition[0]},
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+            "ConsistentRead": consistent,
+        }
+        found: list[Model] = []
+        while len(found) <= limit:
+            request["Limit"] = limit + 1 - len(found)
+            response = self.client.query(**request)
+            found += [to_model(model, item) for item in response["Items"]]
+            if "LastEvaluatedKey" not in response:
+                break
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return newest_first_page(found, limit, None)
+
+    def _transact(self, items: Sequence[TransactWriteItemTypeDef]) -> list[str]:
+        """Run one transaction: [] when it committed, else each item's cancellation reason.
+        Conflicts with a concurrent transaction are retried, so a caller sees the real outcome
+        (a failed condition) rather than a transient clash."""
+        for attempt in range(ATTEMPTS):
+            try:
+                self.client.transact_write_items(TransactItems=items)
+                return []
+            except self.client.exceptions.TransactionCanceledException as error:
+                reasons = error.response.get("CancellationReasons", [])
+                codes = [reason.get("Code", "None") for reason in reasons]
+                if "TransactionConflict" not in codes:
+                    return codes
+                time.sleep(0.01 * 2**attempt)
+        raise BackendUnavailable("The database is busy with conflicting writes; try again")
+
+
+def _unexpected(codes: list[str]) -> BackendUnavailable:
+    return BackendUnavailable(f"DynamoDB cancelled the transaction: {', '.join(codes)}")
+
+
+class DynamoUserRepository(_DynamoRepository, UserRepository):
+    def __init__(self, db: DynamoDatabase) -> None:
+        super().__init__(db, db.tables.users)
+
+    def add_user(self, user: User) -> User:
+        item = to_item(
+            user,
+            pk=USER_PREFIX + user.id,
+            entity=ALL_USERS,
+            created_sk=sort_key(user.created_at, user.id),
+        )
+        marker = {"pk": _string(EMAIL_PREFIX + user.email), "user_id": _string(user.id)}
+        new = "attribute_not_exists(pk)"
+        codes = self._transact(
+            [
+                {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": new}},
+                {"Put": {"TableName": self.table, "Item": marker, "ConditionExpression": new}},
+            ]
+        )
+        if codes and codes[1] == CONDITION_FAILED:
+            raise EmailAlreadyRegistered()
+        if codes:
+            raise _unexpected(codes)
+        return user
+
+    def get_user(self, user_id: str) -> User | None:
+        return self._get(User, {"pk": _string(USER_PREFIX + user_id)})
+
+    def get_user_by_email(self, email: str) -> User | None:
+        key = {"pk": _string(EMAIL_PREFIX + email)}
+        marker = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True)
+        user_id = marker.get("Item", {}).get("user_id", {}).get("S")
+        return self.get_user(user_id) if user_id is not None else None
+
+    def update_user(self, user: User) -> User:
+        try:
+            response = self.client.update_item(
+                TableName=self.table,
+                Key={"pk": _string(USER_PREFIX + user.id)},
+                UpdateExpression="SET password_hash = :hash, full_name = :name, "
+                "is_active = :active",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={
+                    ":hash": _string(user.password_hash),
+                    ":name": _serializer.serialize(user.full_name),
+                    ":active": {"BOOL": user.is_active},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            raise NotFound("User not found") from None
+        return to_model(User, response["Attributes"])
+
+    def delete_user(self, user_id: str) -> bool:
+        """Delete the user and its email marker together; the email never changes, so the
+        marker read here is the one to remove."""
+        user = self.get_user(user_id)
+        if user is None:
+            return False
+        codes = self._transact(
+            [
+                {
+                    "Delete": {
+                        "TableName": self.table,
+                        "Key": {"pk": _string(USER_PREFIX + user_id)},
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+                {
+                    "Delete": {
+                        "TableName": self.table,
+                        "Key": {"pk": _string(EMAIL_PREFIX + user.email)},
+                        "ConditionExpression": "user_id = :id",
+                        "ExpressionAttributeValues": {":id": _string(user_id)},
+                    }
+                },
+            ]
+        )
+        if codes and codes[0] == CONDITION_FAILED:
+            return False
+        if codes:
+            raise _unexpected(codes)
+        return True
+
+    def list_users(self, *, limit: int, after: PageKey | None = None) -> Page[User]:
+        return self._page(User, USERS_INDEX, ("entity", ALL_USERS), limit, after)
+
+
+class DynamoProjectRepository(_DynamoRepository, ProjectRepository):
+    def __init__(self, db: DynamoDatabase) -> None:
+        super().__init__(db, db.tables.projects)
+
+    def add_project(self, project: Project) -> Project:
+        self.client.put_item(
+            TableName=self.table,
+            Item=to_item(project, created_sk=sort_key(project.created_at, project.id)),
+            ConditionExpression="attribute_not_exists(id)",
+        )
+        return project
+
+    def get_project(self, project_id: str) -> Project | None:
+        return self._get(Project, {"id": _string(project_id)})
+
+    def get_projects_by_user(
+        self, user_id: str, *, limit: int, after: PageKey | None = None
+    ) -> Page[Project]:
+        return self._page(Project, PROJECTS_INDEX, ("owner_id", user_id), limit, after)
+
+    def update_project(self, project: Project) -> Project:
+        try:
+            response = self.client.update_item(
+                TableName=self.table,
+                Key={"id": _string(project.id)},
+                UpdateExpression="SET #name = :name, description = :description, "
+                "updated_at = :updated_at",
+                ConditionExpression="attribute_exists(id) AND owner_id = :owner",
+                ExpressionAttributeNames={"#name": "name"},
+                ExpressionAttributeValues={
+                    ":name": _string(project.name),
+                    ":description": _serializer.serialize(project.description),
+                    ":updated_at": _string(to_text(project.updated_at)),
+                    ":owner": _string(project.owner_id),
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            raise NotFound("Project not found") from None
+        return to_model(Project, response["Attributes"])
+
+    def delete_project(self, project_id: str, owner_id: str) -> bool:
+        try:
+            self.client.delete_item(
+                TableName=self.table,
+                Key={"id": _string(project_id)},
+                ConditionExpression="owner_id = :owner",
+                ExpressionAttributeValues={":owner": _string(owner_id)},
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+
+class DynamoFileRepository(_DynamoRepository, FileRepository):
+    def __init__(self, db: DynamoDatabase) -> None:
+        super().__init__(db, db.tables.files)
+
+    def add_file(self, record: FileRecord) -> FileRecord:
+        self.client.put_item(
+            TableName=self.table,
+            Item=to_item(record, created_sk=sort_key(record.created_at, record.id)),
+        )
+        return record
+
+    def get_file(self, project_id: str, file_id: str) -> FileRecord | None:
+        return self._get(FileRecord, {"project_id": _string(project_id), "id": _string(file_id)})
+
+    def list_files(
+        self, project_id: str, *, limit: int, after: PageKey | None = None
+    ) -> Page[FileRecord]:
+        partition = ("project_id", project_id)
+        return self._page(FileRecord, FILES_INDEX, partition, limit, after, consistent=True)
+
+    def delete_file(self, project_id: str, file_id: str) -> bool:
+        try:
+            self.client.delete_item(
+                TableName=self.table,
+                Key={"project_id": _string(project_id), "id": _string(file_id)},
+                ConditionExpression="attribute_exists(id)",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def delete_project_files(self, project_id: str) -> list[FileRecord]:
+        """Query the project's partition, then delete in batches of 25, retrying what DynamoDB
+        leaves unprocessed under load."""
+        pages = self.client.get_paginator("query").paginate(
+            TableName=self.table,
+            KeyConditionExpression="project_id = :project",
+            ExpressionAttributeValues={":project": _string(project_id)},
+            ConsistentRead=True,
+        )
+        records = [to_model(FileRecord, item) for page in pages for item in page["Items"]]
+        for start in range(0, len(records), BATCH_SIZE):
+            batch: list[WriteRequestUnionTypeDef] = [
+                {"DeleteRequest": {"Key": {"project_id": _string(project_id), "id": _string(r.id)}}}
+                for r in records[start : start + BATCH_SIZE]
+            ]
+            self._write_batch(batch)
+        return records
+
+    def _write_batch(self, requests: Sequence[WriteRequestUnionTypeDef]) -> None:
+        for attempt in range(ATTEMPTS):
+            response = self.client.batch_write_item(RequestItems={self.table: requests})
+            requests = response.get("UnprocessedItems", {}).get(self.table, [])
+            if not requests:
+                return
+            time.sleep(0.05 * 2**attempt)
+        raise BackendUnavailable("DynamoDB kept throttling the deletion of a project's files")
