@@ -9,7 +9,15 @@ from pydantic import ValidationError
 
 from app.core.config import Settings, get_settings
 
-cli = typer.Typer(help="Hangar: users, projects and files on the backends you configure.")
+cli = typer.Typer(
+    help="Hangar: users, projects and files on the backends you configure.",
+    no_args_is_help=True,
+)
+
+
+@cli.callback()
+def _commands() -> None:
+    """Keep `hangar <command>` a group even while it has a single command."""
 
 
 def load_or_exit() -> Settings:
