@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -43,6 +44,11 @@ def serve(
     import uvicorn
 
     settings = load_or_exit()
+    if "PUBLIC_BASE_URL" not in settings.model_fields_set:
+        # Links of local storage must point at this server, whatever port it was given.
+        link_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host  # noqa: S104
+        os.environ["PUBLIC_BASE_URL"] = f"http://{link_host}:{port}"
+        get_settings.cache_clear()
     typer.echo(
         f"Hangar on http://{host}:{port} (database: {settings.DATABASE_TYPE}, "
         f"storage: {settings.STORAGE_TYPE}, docs: /docs)"
