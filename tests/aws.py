@@ -1,6 +1,7 @@
-"""The AWS endpoint the DynamoDB and S3 backends are tested against: a moto server started once
-per session, or whatever HANGAR_TEST_AWS_ENDPOINT names (`aws` for real AWS with the ambient
-credentials, else a URL: LocalStack, DynamoDB Local, MinIO...).
+"""The AWS endpoint the DynamoDB and S3 backends are tested against: a moto server (moto's own
+WSGI app on werkzeug, as `ThreadedMotoServer` runs it) started once per session, or whatever
+HANGAR_TEST_AWS_ENDPOINT names: `aws` for real AWS with the ambient credentials, else a URL
+(LocalStack, DynamoDB Local, MinIO...).
 
 Each test gets its own table prefix and bucket on that endpoint, so one server serves the whole
 session; on an external endpoint they are deleted after the test.
@@ -9,13 +10,19 @@ session; on an external endpoint they are deleted after the test.
 from __future__ import annotations
 
 import os
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
 from typing import Any
 
 import pytest
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
 
 from app.core.aws import dynamodb_client, s3_client
 from app.core.config import Settings
@@ -33,6 +40,20 @@ def external_endpoint() -> str | None:
     return os.environ.get(ENDPOINT_VARIABLE) or None
 
 
+class OneRequestAtATime:
+    """moto's backends are not thread-safe: two concurrent TransactWriteItems can both pass
+    their conditions. Serving one request at a time restores the per-request atomicity AWS
+    guarantees, while connections (and the clients' threads) stay concurrent."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        with self._lock:
+            return list(self._app(environ, start_response))
+
+
 @pytest.fixture(scope="session")
 def aws_endpoint() -> Iterator[str | None]:
     """The endpoint URL (None: real AWS). moto gets dummy credentials, so a developer's real
@@ -45,13 +66,15 @@ def aws_endpoint() -> Iterator[str | None]:
         for name, value in DUMMY_CREDENTIALS.items():
             env.setenv(name, value)
         env.delenv("AWS_PROFILE", raising=False)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
+        app = OneRequestAtATime(DomainDispatcherApplication(create_backend_app))
+        server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
         try:
-            yield f"http://{host}:{port}"
+            yield f"http://127.0.0.1:{server.server_port}"
         finally:
-            server.stop()
+            server.shutdown()
+            thread.join()
 
 
 def aws_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
