@@ -2,7 +2,7 @@
 # Only Python 3.11+ and make are needed: uv is installed with pip when it is missing.
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: run test setup uv lint format clean notebook
+.PHONY: run test setup uv lint format clean notebook run-aws
 
 uv:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || \
@@ -33,3 +33,18 @@ clean:
 # JupyterLab on the project's environment; Jupyter is a dev-only group the service never needs.
 notebook: uv
 	$(UV) run --group jupyter jupyter lab notebooks/
+
+# The production stack (DynamoDB + S3) against a local moto server with dummy credentials;
+# tables and bucket are created on start-up, and moto stops when the API does.
+MOTO_PORT ?= 5000
+run-aws: setup
+	@$(UV) run moto_server -H 127.0.0.1 -p $(MOTO_PORT) >/dev/null 2>&1 & moto=$$!; \
+	trap 'kill $$moto 2>/dev/null' EXIT INT TERM; \
+	for i in $$(seq 50); do \
+		$(UV) run python -c "import socket; socket.create_connection(('127.0.0.1', $(MOTO_PORT)), 1)" \
+			2>/dev/null && break; sleep 0.2; \
+	done; \
+	DATABASE_TYPE=dynamodb STORAGE_TYPE=s3 AWS_ENDPOINT_URL=http://127.0.0.1:$(MOTO_PORT) \
+	AWS_AUTO_CREATE=true AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing \
+	AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing \
+	$(UV) run hangar serve

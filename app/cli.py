@@ -56,5 +56,21 @@ def serve(
     uvicorn.run("app.main:app", host=host, port=port, reload=reload)
 
 
+@cli.command()
+def init() -> None:
+    """Create what the configured backends need (DynamoDB tables, S3 bucket, database file,
+    storage folder) when missing, so the service can start without AWS_AUTO_CREATE."""
+    from app.dependencies import build_backends
+    from app.errors import BackendUnavailable
+
+    settings = load_or_exit().model_copy(update={"AWS_AUTO_CREATE": True})
+    try:
+        build_backends(settings).close()
+    except BackendUnavailable as error:
+        typer.echo(error.detail, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Ready: database {settings.DATABASE_TYPE}, storage {settings.STORAGE_TYPE}")
+
+
 def main() -> None:
     cli()

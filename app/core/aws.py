@@ -35,7 +35,7 @@ def session() -> boto3.session.Session:
 
 
 def dynamodb_client(settings: Settings) -> DynamoDBClient:
-    endpoint = settings.DYNAMODB_ENDPOINT_URL or settings.AWS_ENDPOINT_URL
+    endpoint = settings.DYNAMODB_ENDPOINT_URL or settings.AWS_ENDPOINT_URL or None
     with _lock:
         return session().client(
             "dynamodb",
@@ -48,7 +48,7 @@ def dynamodb_client(settings: Settings) -> DynamoDBClient:
 def s3_client(settings: Settings) -> S3Client:
     """SigV4 (required for week-long presigned links); path-style addressing on a custom
     endpoint, since MinIO, moto and LocalStack do not serve bucket subdomains by default."""
-    endpoint = settings.S3_ENDPOINT_URL or settings.AWS_ENDPOINT_URL
+    endpoint = settings.S3_ENDPOINT_URL or settings.AWS_ENDPOINT_URL or None
     s3_config = Config(
         signature_version="s3v4", s3={"addressing_style": "path" if endpoint else "auto"}
     )
