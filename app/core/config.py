@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.core.logging import LogFormat
+
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-in-production"  # noqa: S105 (refused in prod)
 MIN_PROD_SECRET_BYTES = 32
 SEVEN_DAYS = 7 * 24 * 3600
@@ -57,6 +59,18 @@ class Settings(BaseSettings):
     MAX_UPLOAD_BYTES: int = Field(100 * 1024 * 1024, ge=1)
     CORS_ORIGINS: Annotated[list[str], NoDecode] = []
     PUBLIC_BASE_URL: str = "http://127.0.0.1:8000"
+
+    LOG_FORMAT: LogFormat = Field("text", description="`json`: one JSON object per line.")
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    SHUTDOWN_TIMEOUT_SECONDS: float = Field(
+        30.0, ge=0, description="On SIGTERM, how long in-flight requests may take to finish."
+    )
+    TEMP_FILE_MAX_AGE_SECONDS: float = Field(
+        3600.0,
+        ge=0,
+        description="Local storage temp files older than this are crash leftovers, removed at "
+        "start-up; younger ones may belong to an upload of another worker.",
+    )
 
     @field_validator("CORS_ORIGINS", mode="before")
     @classmethod

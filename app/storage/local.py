@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -74,6 +76,26 @@ class LocalStorage(FileStorage):
                 key = path.relative_to(self.root).as_posix()
                 if key.startswith(prefix):
                     yield key
+
+    def temp_files(self) -> list[tuple[Path, float]]:
+        """Temp files of uploads, each with its age in seconds: uploads in progress, or
+        leftovers of a process killed while it wrote."""
+        now = time.time()
+        found = []
+        for path in self.root.rglob(f"{TEMP_PREFIX}*"):
+            with contextlib.suppress(FileNotFoundError):  # finished while we looked
+                found.append((path, now - path.stat().st_mtime))
+        return sorted(found)
+
+    def clean_temp_files(self, older_than_seconds: float) -> list[Path]:
+        """Remove temp files older than the threshold and return them. Only old ones: a young
+        one may be an upload another worker sharing this folder is writing right now."""
+        removed = []
+        for path, age in self.temp_files():
+            if age >= older_than_seconds:
+                path.unlink(missing_ok=True)
+                removed.append(path)
+        return removed
 
     def ping(self) -> None:
         if not os.access(self.root, os.W_OK):
