@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
 
 from app.core.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from app.dependencies import Backends
 
 UVICORN_OPTIONS: dict[str, Any] = {"loop": "uvloop", "http": "httptools"}
 """uvicorn[standard]'s event loop and HTTP parser, named so a missing one fails loudly instead
@@ -39,6 +42,18 @@ def load_or_exit() -> Settings:
         raise typer.Exit(2) from None
 
 
+def open_backends_or_exit(settings: Settings) -> Backends:
+    """The configured backends, or the reason they cannot be opened and exit code 1."""
+    from app.dependencies import build_backends
+    from app.errors import BackendUnavailable
+
+    try:
+        return build_backends(settings)
+    except BackendUnavailable as error:
+        typer.echo(error.detail, err=True)
+        raise typer.Exit(1) from None
+
+
 @cli.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
@@ -48,9 +63,18 @@ def serve(
         int, typer.Option(min=1, help="Worker processes (sqlite and dynamodb only).")
     ] = 1,
     access_log: Annotated[bool, typer.Option(help="Log every request (costs throughput).")] = False,
+    shutdown_timeout: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Seconds in-flight requests get to finish on SIGTERM [SHUTDOWN_TIMEOUT_SECONDS].",
+        ),
+    ] = None,
 ) -> None:
     """Run the API server (uvicorn)."""
     import uvicorn
+
+    from app.core.logging import log_config
 
     settings = load_or_exit()
     if workers > 1 and "memory" in {settings.DATABASE_TYPE, settings.STORAGE_TYPE}:
@@ -80,6 +104,10 @@ def serve(
         reload=reload,
         workers=workers,
         access_log=access_log,
+        timeout_graceful_shutdown=(
+            settings.SHUTDOWN_TIMEOUT_SECONDS if shutdown_timeout is None else shutdown_timeout
+        ),
+        log_config=log_config(settings.LOG_FORMAT, settings.LOG_LEVEL),
         **UVICORN_OPTIONS,
     )
 
@@ -88,16 +116,54 @@ def serve(
 def init() -> None:
     """Create what the configured backends need (DynamoDB tables, S3 bucket, database file,
     storage folder) when missing, so the service can start without AWS_AUTO_CREATE."""
-    from app.dependencies import build_backends
-    from app.errors import BackendUnavailable
-
     settings = load_or_exit().model_copy(update={"AWS_AUTO_CREATE": True})
-    try:
-        build_backends(settings).close()
-    except BackendUnavailable as error:
-        typer.echo(error.detail, err=True)
-        raise typer.Exit(1) from None
+    open_backends_or_exit(settings).close()
     typer.echo(f"Ready: database {settings.DATABASE_TYPE}, storage {settings.STORAGE_TYPE}")
+
+
+@cli.command()
+def doctor(
+    fix: Annotated[bool, typer.Option(help="Repair what is found.")] = False,
+    temp_age: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="Temp files older than this many seconds are stale [TEMP_FILE_MAX_AGE_SECONDS].",
+        ),
+    ] = None,
+) -> None:
+    """Find what a crash can leave between database and storage (orphan bytes, records of
+    deleted projects, files without bytes, stale temp files); exit 1 while problems remain."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from app import doctor as checks
+
+    settings = load_or_exit()
+    backends = open_backends_or_exit(settings)
+    try:
+        report = checks.doctor(
+            backends,
+            fix=fix,
+            temp_file_max_age=settings.TEMP_FILE_MAX_AGE_SECONDS if temp_age is None else temp_age,
+        )
+    finally:
+        backends.close()
+    console = Console()
+    if report.findings:
+        table = Table("kind", "location", "detail", "state")
+        for finding in report.findings:
+            state = (
+                "fixed" if finding.fixed else "problem" if finding.is_problem else "in progress?"
+            )
+            table.add_row(finding.kind.value, finding.location, finding.detail, state)
+        console.print(table)
+    console.print(
+        f"{report.keys_checked} storage keys and {report.records_checked} file records checked; "
+        f"{len(report.problems)} problem(s) remain."
+    )
+    if not report.clean:
+        raise typer.Exit(1)
 
 
 def main() -> None:
