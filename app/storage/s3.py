@@ -29,7 +29,7 @@ DEFAULT_TRANSFER = TransferConfig(
     multipart_threshold=8 * MIB, multipart_chunksize=8 * MIB, max_concurrency=4
 )
 """A stream without seek is buffered part by part: at most 4 parts of 8 MiB per upload."""
-MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
+MISSING = {"404", "NoSuchKey", "NotFound"}
 
 
 class _CountingReader(io.RawIOBase):
