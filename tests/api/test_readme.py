@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
+
+from tests.server import running_server
 
 README = Path(__file__).parents[2] / "README.md"
 
@@ -22,45 +19,11 @@ def walkthrough() -> str:
     return section.split("```sh", 1)[1].split("```", 1)[0]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     """`hangar serve` with nothing configured, in an empty folder: the embedded default."""
-    port = free_port()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("DATABASE_", "STORAGE_", "APP_ENV"))
-    }
-    hangar = Path(sys.executable).with_name("hangar")
-    process = subprocess.Popen(
-        [str(hangar), "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/api/v1/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("hangar serve did not start within 30 s")
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with running_server(tmp_path) as running:
+        yield running.base_url
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the walk-through needs curl")
