@@ -13,14 +13,33 @@ from starlette.concurrency import run_in_threadpool
 from app.core.config import Settings
 from app.core.pagination import CursorCodec
 from app.core.security import AccessTokens, PasswordHasher
-from app.errors import InvalidToken
-from app.models import User
-from app.repositories.base import FileRepository, ProjectRepository, UserRepository
+from app.models import Session, User
+from app.repositories.base import (
+    FileRepository,
+    LoginAttemptRepository,
+    ProjectRepository,
+    SessionRepository,
+    UserRepository,
+)
+from app.routers.auth.services import authorize
+from app.routers.auth.throttle import LoginThrottle
 from app.storage.base import FileStorage
 from app.storage.signing import UrlSigner
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+@dataclass
+class Repositories:
+    """The repositories of one database, and how to release it."""
+
+    user_repo: UserRepository
+    project_repo: ProjectRepository
+    file_repo: FileRepository
+    session_repo: SessionRepository
+    attempt_repo: LoginAttemptRepository
+    close: Callable[[], None]
 
 
 @dataclass
@@ -31,11 +50,32 @@ class Backends:
     project_repo: ProjectRepository
     file_repo: FileRepository
     file_storage: FileStorage
+    session_repo: SessionRepository
+    attempt_repo: LoginAttemptRepository
     closers: list[Callable[[], None]] = field(default_factory=list)
+
+    @classmethod
+    def assemble(cls, repositories: Repositories, storage: FileStorage) -> Backends:
+        return cls(
+            user_repo=repositories.user_repo,
+            project_repo=repositories.project_repo,
+            file_repo=repositories.file_repo,
+            file_storage=storage,
+            session_repo=repositories.session_repo,
+            attempt_repo=repositories.attempt_repo,
+            closers=[repositories.close],
+        )
 
     @property
     def network_bound(self) -> bool:
-        parts = (self.user_repo, self.project_repo, self.file_repo, self.file_storage)
+        parts = (
+            self.user_repo,
+            self.project_repo,
+            self.file_repo,
+            self.file_storage,
+            self.session_repo,
+            self.attempt_repo,
+        )
         return any(part.network_bound for part in parts)
 
     async def call(self, function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
@@ -50,19 +90,19 @@ class Backends:
             close()
 
 
-def build_repositories(
-    settings: Settings,
-) -> tuple[UserRepository, ProjectRepository, FileRepository, Callable[[], None]]:
+def build_repositories(settings: Settings) -> Repositories:
     """Open the configured database; backend modules are imported only when selected."""
     if settings.DATABASE_TYPE == "memory":
         from app.repositories import memory
 
         db = memory.MemoryDatabase()
-        return (
+        return Repositories(
             memory.MemoryUserRepository(db),
             memory.MemoryProjectRepository(db),
             memory.MemoryFileRepository(db),
-            lambda: None,
+            memory.MemorySessionRepository(db),
+            memory.MemoryLoginAttemptRepository(db),
+            close=lambda: None,
         )
     if settings.DATABASE_TYPE == "dynamodb":
         from app.core.aws import dynamodb_client
@@ -76,11 +116,13 @@ def build_repositories(
         dynamo = dynamodb.DynamoDatabase(
             dynamodb_client(settings), tables, create=settings.AWS_AUTO_CREATE
         )
-        return (
+        return Repositories(
             dynamodb.DynamoUserRepository(dynamo),
             dynamodb.DynamoProjectRepository(dynamo),
             dynamodb.DynamoFileRepository(dynamo),
-            dynamo.close,
+            dynamodb.DynamoSessionRepository(dynamo),
+            dynamodb.DynamoLoginAttemptRepository(dynamo),
+            close=dynamo.close,
         )
     from app.repositories import sql
 
@@ -93,11 +135,13 @@ def build_repositories(
         from app.repositories.sqlite import SQLiteDatabase
 
         engine = SQLiteDatabase(settings.SQLITE_PATH)
-    return (
+    return Repositories(
         sql.SqlUserRepository(engine),
         sql.SqlProjectRepository(engine),
         sql.SqlFileRepository(engine),
-        engine.close,
+        sql.SqlSessionRepository(engine),
+        sql.SqlLoginAttemptRepository(engine),
+        close=engine.close,
     )
 
 
@@ -123,8 +167,7 @@ def build_storage(settings: Settings) -> FileStorage:
 
 def build_backends(settings: Settings) -> Backends:
     """Everything a request or a notebook needs to reach the data, per the settings."""
-    user_repo, project_repo, file_repo, close = build_repositories(settings)
-    return Backends(user_repo, project_repo, file_repo, build_storage(settings), [close])
+    return Backends.assemble(build_repositories(settings), build_storage(settings))
 
 
 @dataclass
@@ -137,19 +180,31 @@ class AppContext:
     tokens: AccessTokens
     cursors: CursorCodec
     signer: UrlSigner
+    throttle: LoginThrottle
 
     @classmethod
     def from_settings(cls, settings: Settings, backends: Backends | None = None) -> AppContext:
         secret = settings.SECRET_KEY.get_secret_value()
+        backends = backends or build_backends(settings)
         return cls(
             settings=settings,
-            backends=backends or build_backends(settings),
+            backends=backends,
             hasher=PasswordHasher(
                 settings.ARGON2_MEMORY_KIB, settings.ARGON2_TIME_COST, settings.ARGON2_PARALLELISM
             ),
-            tokens=AccessTokens(secret, settings.ACCESS_TOKEN_EXPIRE_MINUTES * 60),
+            tokens=AccessTokens(
+                secret,
+                settings.ACCESS_TOKEN_EXPIRE_MINUTES * 60,
+                settings.REFRESH_TOKEN_EXPIRE_DAYS * 86400,
+            ),
             cursors=CursorCodec(secret),
             signer=build_url_signer(settings),
+            throttle=LoginThrottle(
+                backends.attempt_repo,
+                max_per_account=settings.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+                max_per_address=settings.LOGIN_MAX_FAILURES_PER_ADDRESS,
+                window_seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS,
+            ),
         )
 
 
@@ -195,13 +250,31 @@ Storage = Annotated[FileStorage, Depends(get_file_storage)]
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/login")
 
 
-async def get_current_user(token: Annotated[str, Depends(oauth2_scheme)], context: Context) -> User:
-    """The active user the bearer token speaks for; 401 for any bad, expired or orphan token."""
-    user_id = context.tokens.subject(token)
-    user = await context.backends.call(context.backends.user_repo.get_user, user_id)
-    if user is None or not user.is_active:
-        raise InvalidToken()
-    return user
+async def get_principal(
+    token: Annotated[str, Depends(oauth2_scheme)], context: Context
+) -> tuple[User, Session]:
+    """The active user and live session the bearer token speaks for; 401 for any bad, expired,
+    revoked or orphan token."""
+    backends = context.backends
+    return await backends.call(
+        authorize,
+        token,
+        repo=backends.user_repo,
+        sessions=backends.session_repo,
+        tokens=context.tokens,
+    )
+
+
+Principal = Annotated[tuple[User, Session], Depends(get_principal)]
+
+
+async def get_current_user(principal: Principal) -> User:
+    return principal[0]
+
+
+async def get_current_session(principal: Principal) -> Session:
+    return principal[1]
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+SessionDep = Annotated[Session, Depends(get_current_session)]

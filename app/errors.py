@@ -10,6 +10,19 @@ class HangarError(Exception):
         super().__init__(detail)
         self.detail = detail
 
+    @property
+    def headers(self) -> dict[str, str] | None:
+        """Response headers the status calls for."""
+        return None
+
+
+class _Unauthorized(HangarError):
+    status_code = 401
+
+    @property
+    def headers(self) -> dict[str, str] | None:
+        return {"WWW-Authenticate": "Bearer"}
+
 
 class NotFound(HangarError):
     status_code = 404
@@ -22,16 +35,12 @@ class EmailAlreadyRegistered(HangarError):
         super().__init__(detail)
 
 
-class InvalidCredentials(HangarError):
-    status_code = 401
-
+class InvalidCredentials(_Unauthorized):
     def __init__(self, detail: str = "Incorrect email or password") -> None:
         super().__init__(detail)
 
 
-class InvalidToken(HangarError):
-    status_code = 401
-
+class InvalidToken(_Unauthorized):
     def __init__(self, detail: str = "Could not validate credentials") -> None:
         super().__init__(detail)
 
@@ -71,3 +80,24 @@ class BlobNotFound(HangarError):
 
     def __init__(self, detail: str = "File content not found") -> None:
         super().__init__(detail)
+
+
+class PasswordMismatch(HangarError):
+    """The current password, asked again before a sensitive change, was wrong."""
+
+    status_code = 403
+
+    def __init__(self, detail: str = "Incorrect password") -> None:
+        super().__init__(detail)
+
+
+class TooManyAttempts(HangarError):
+    status_code = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many failed logins; try again in {retry_after} seconds")
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(self.retry_after)}

@@ -12,8 +12,11 @@ from fastapi.responses import JSONResponse
 
 from app.core.body_limit import BodySizeLimitMiddleware
 from app.core.config import Settings, get_settings
+from app.core.headers import SecurityHeadersMiddleware
+from app.core.logging import RequestIdMiddleware
 from app.dependencies import AppContext, Backends
-from app.errors import HangarError, InvalidCredentials, InvalidToken
+from app.doctor import clean_stale_temp_files
+from app.errors import HangarError
 from app.routers.auth.endpoint import router as auth_router
 from app.routers.files.endpoint import router as files_router
 from app.routers.health.endpoint import router as health_router
@@ -27,18 +30,9 @@ logger = logging.getLogger("app")
 
 def _hangar_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HangarError)
-    headers = (
-        {"WWW-Authenticate": "Bearer"}
-        if isinstance(error, InvalidToken | InvalidCredentials)
-        else None
+    return JSONResponse(
+        {"detail": error.detail}, status_code=error.status_code, headers=error.headers
     )
-    return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=headers)
-
-
-def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
-    """Log the cause; the client learns only that it was not its fault."""
-    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
-    return JSONResponse({"detail": "Internal server error"}, status_code=500)
 
 
 def create_app(settings: Settings | None = None, backends: Backends | None = None) -> FastAPI:
@@ -50,6 +44,11 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         context = AppContext.from_settings(settings, backends)
         app.state.context = context
+        removed = clean_stale_temp_files(
+            context.backends.file_storage, settings.TEMP_FILE_MAX_AGE_SECONDS
+        )
+        if removed:
+            logger.warning("removed %d upload temp file(s) a stopped process left", len(removed))
         try:
             yield
         finally:
@@ -61,7 +60,9 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
         summary="Users, projects and their files, on whichever infrastructure you configure.",
         version="0.1.0",
         lifespan=lifespan,
+        form_limits={"max_fields": 16, "max_files": 1, "max_part_size": 64 * 1024},
     )
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(
         BodySizeLimitMiddleware, max_body_bytes=settings.MAX_UPLOAD_BYTES + FORM_OVERHEAD_BYTES
     )
@@ -72,8 +73,9 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
             allow_methods=["*"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    # Outermost, so that every response has a request id and no error escapes as a trace.
+    app.add_middleware(RequestIdMiddleware)
     app.add_exception_handler(HangarError, _hangar_error)
-    app.add_exception_handler(Exception, _unexpected_error)
 
     api = APIRouter(prefix=API_PREFIX)
     for router in (health_router, auth_router, projects_router, files_router, storage_router):

@@ -67,3 +67,31 @@ T = TypeVar("T")
 class Page(BaseModel, Generic[T]):
     items: list[T]
     next_key: PageKey | None = None
+
+
+class Session(_Domain):
+    """One login and the refresh tokens that descend from it (a token family)."""
+
+    id: str
+    user_id: str
+    created_at: datetime
+    expires_at: datetime
+    revoked: bool = False
+
+
+class RefreshToken(_Domain):
+    """A refresh token, known only by its hash; `used` once it has been rotated."""
+
+    token_hash: str
+    session_id: str
+    user_id: str
+    expires_at: datetime
+    used: bool = False
+
+
+class AttemptWindow(_Domain):
+    """Failed logins counted under one key (an account or an address) since `started_at`."""
+
+    key: str
+    started_at: datetime
+    failures: int

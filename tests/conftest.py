@@ -14,7 +14,7 @@ import pytest
 
 from app.core.config import Settings
 
-pytest_plugins = ["tests.aws"]
+pytest_plugins = ["tests.aws", "tests.client_fixtures"]
 
 DATABASES = ["memory", "duckdb", "sqlite", "dynamodb"]
 STORAGES = ["memory", "local", "s3"]

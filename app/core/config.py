@@ -51,7 +51,11 @@ class Settings(BaseSettings):
     )
 
     SECRET_KEY: SecretStr = SecretStr(DEV_SECRET_KEY)
-    ACCESS_TOKEN_EXPIRE_MINUTES: int = Field(60, ge=1, le=24 * 60)
+    ACCESS_TOKEN_EXPIRE_MINUTES: int = Field(15, ge=1, le=24 * 60)
+    REFRESH_TOKEN_EXPIRE_DAYS: int = Field(30, ge=1, le=365)
+    LOGIN_MAX_FAILURES_PER_ACCOUNT: int = Field(5, ge=1)
+    LOGIN_MAX_FAILURES_PER_ADDRESS: int = Field(50, ge=1)
+    LOGIN_FAILURE_WINDOW_SECONDS: int = Field(900, ge=1)
     ARGON2_MEMORY_KIB: int = Field(19_456, ge=19_456, description="OWASP minimum is 19 MiB.")
     ARGON2_TIME_COST: int = Field(2, ge=2)
     ARGON2_PARALLELISM: int = Field(1, ge=1)
@@ -62,8 +66,8 @@ class Settings(BaseSettings):
 
     LOG_FORMAT: LogFormat = Field("text", description="`json`: one JSON object per line.")
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    SHUTDOWN_TIMEOUT_SECONDS: float = Field(
-        30.0, ge=0, description="On SIGTERM, how long in-flight requests may take to finish."
+    SHUTDOWN_TIMEOUT_SECONDS: int = Field(
+        30, ge=0, description="On SIGTERM, how long in-flight requests may take to finish."
     )
     TEMP_FILE_MAX_AGE_SECONDS: float = Field(
         3600.0,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -50,34 +52,62 @@ class AccessToken:
     token_type: str = "bearer"  # noqa: S105
 
 
+@dataclass(frozen=True)
+class AccessClaims:
+    """Who a valid access token speaks for, and from which session."""
+
+    user_id: str
+    session_id: str
+
+
 class AccessTokens:
-    """Issues and checks HS256 JWTs; the algorithm is pinned and `exp`/`sub` are required."""
+    """Issues and checks HS256 JWTs; the algorithm is pinned and `exp`, `sub` and `sid` (the
+    session, checked on every request so revocation is immediate) are required."""
 
-    def __init__(self, secret: str, lifetime_seconds: int) -> None:
+    def __init__(
+        self, secret: str, lifetime_seconds: int, refresh_lifetime_seconds: int = 30 * 86400
+    ) -> None:
         self._secret = secret
-        self._lifetime = lifetime_seconds
+        self.lifetime = lifetime_seconds
+        self.refresh_lifetime = refresh_lifetime_seconds
 
-    def issue(self, subject: str) -> AccessToken:
+    def issue(self, subject: str, session_id: str) -> AccessToken:
         now = datetime.now(UTC)
-        claims = {"sub": subject, "iat": now, "exp": now + timedelta(seconds=self._lifetime)}
+        claims = {
+            "sub": subject,
+            "sid": session_id,
+            "iat": now,
+            "exp": now + timedelta(seconds=self.lifetime),
+        }
         token = jwt.encode(claims, self._secret, algorithm=JWT_ALGORITHM)
-        return AccessToken(access_token=token, expires_in=self._lifetime)
+        return AccessToken(access_token=token, expires_in=self.lifetime)
 
-    def subject(self, token: str) -> str:
-        """The user id a valid token speaks for; InvalidToken for anything else."""
+    def claims(self, token: str) -> AccessClaims:
+        """The claims of a valid token; InvalidToken for anything else."""
         try:
             claims = jwt.decode(
                 token,
                 self._secret,
                 algorithms=[JWT_ALGORITHM],
-                options={"require": ["exp", "sub"]},
+                options={"require": ["exp", "sub", "sid"]},
             )
         except jwt.PyJWTError:
             raise InvalidToken() from None
-        subject = claims["sub"]
-        if not isinstance(subject, str) or not subject:
+        subject, session = claims["sub"], claims["sid"]
+        if not (isinstance(subject, str) and subject and isinstance(session, str) and session):
             raise InvalidToken()
-        return subject
+        return AccessClaims(user_id=subject, session_id=session)
+
+
+def new_refresh_token() -> tuple[str, str]:
+    """A random opaque refresh token and the hash under which it is stored."""
+    raw = secrets.token_urlsafe(32)
+    return raw, hash_refresh_token(raw)
+
+
+def hash_refresh_token(raw: str) -> str:
+    """SHA-256 suffices: the token has 256 random bits, so there is nothing to brute-force."""
+    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 @lru_cache

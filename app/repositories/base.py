@@ -10,9 +10,21 @@ in the threadpool for network backends, which must never block the loop.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from datetime import datetime
 from typing import ClassVar
 
-from app.models import FileRecord, Page, PageKey, Project, User, new_id, utc_now
+from app.models import (
+    AttemptWindow,
+    FileRecord,
+    Page,
+    PageKey,
+    Project,
+    RefreshToken,
+    Session,
+    User,
+    new_id,
+    utc_now,
+)
 
 
 class Repository(ABC):
@@ -123,3 +135,54 @@ class FileRepository(Repository):
     @abstractmethod
     def delete_project_files(self, project_id: str) -> list[FileRecord]:
         """Remove the metadata of every file of a project and return what was removed."""
+
+
+class SessionRepository(Repository):
+    """Login sessions and their refresh tokens, kept in the database so that revocation holds
+    across every instance of the service."""
+
+    @abstractmethod
+    def add_session(self, session: Session, token: RefreshToken) -> None:
+        """Store a new session with its first refresh token."""
+
+    @abstractmethod
+    def get_session(self, session_id: str) -> Session | None:
+        """The session with this id, revoked or not, or None."""
+
+    @abstractmethod
+    def add_refresh_token(self, token: RefreshToken) -> None:
+        """Store the successor of a rotated refresh token."""
+
+    @abstractmethod
+    def use_refresh_token(self, token_hash: str) -> tuple[RefreshToken | None, bool]:
+        """Mark a refresh token used, atomically. Returns the token (None if unknown) and
+        whether this call was its first use; a second use means the token was replayed."""
+
+    @abstractmethod
+    def revoke_session(self, session_id: str) -> bool:
+        """Revoke one session; False if there was none."""
+
+    @abstractmethod
+    def revoke_user_sessions(self, user_id: str, *, keep: str | None = None) -> int:
+        """Revoke every session of a user except `keep`; return how many were revoked."""
+
+    @abstractmethod
+    def delete_user_sessions(self, user_id: str) -> None:
+        """Forget every session and refresh token of a user (account deletion)."""
+
+
+class LoginAttemptRepository(Repository):
+    """Counters of failed logins, shared by every instance through the database."""
+
+    @abstractmethod
+    def record_failure(self, key: str, now: datetime, window_start: datetime) -> AttemptWindow:
+        """Count one failure under `key`, atomically; a window that began before
+        `window_start` has lapsed and restarts at `now` with one failure."""
+
+    @abstractmethod
+    def get_window(self, key: str) -> AttemptWindow | None:
+        """The current counter under `key`, if any."""
+
+    @abstractmethod
+    def clear(self, key: str) -> None:
+        """Forget the failures under `key` (after a successful login)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Sequence
@@ -13,7 +14,7 @@ import duckdb
 from app.errors import BackendUnavailable
 from app.repositories.sql import Row, SqlDatabase
 
-CONFLICT_RETRIES = 5
+CONFLICT_RETRIES = 12
 
 
 class DuckDBDatabase(SqlDatabase):
@@ -38,16 +39,21 @@ class DuckDBDatabase(SqlDatabase):
         return cursor
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        """Retry write-write conflicts between threads a bounded number of times."""
+        """Retry write-write conflicts between threads a bounded number of times. An upsert
+        that collides with a concurrent insert of the same key (not yet committed when it
+        looked) fails with a constraint error instead; run again, it takes its update path."""
         for attempt in range(CONFLICT_RETRIES):
             try:
                 return self._cursor().execute(sql, list(params)).fetchall()
-            except duckdb.TransactionException:
+            except (duckdb.TransactionException, duckdb.ConstraintException) as error:
+                if isinstance(error, duckdb.ConstraintException) and "ON CONFLICT" not in sql:
+                    raise
                 if attempt == CONFLICT_RETRIES - 1:
                     raise BackendUnavailable(
                         "The database is busy with conflicting writes; try again"
                     ) from None
-                time.sleep(0.001 * 2**attempt)
+                # Full jitter, so the threads that collided do not collide again in step.
+                time.sleep(random.uniform(0, 0.001 * 2**attempt))  # noqa: S311
         raise AssertionError("unreachable")
 
     def execute_script(self, statements: Sequence[str]) -> None:

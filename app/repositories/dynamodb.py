@@ -3,6 +3,10 @@
 - users: key `pk`. A user is `user#<id>`; its email marker `email#<email>` (holding `user_id`)
   is written in the same transaction, both `attribute_not_exists`, so the database itself keeps
   emails unique. GSI `by_created` (constant `entity`, `created_sk`) lists users newest first.
+  The same table keeps what belongs to users: sessions `session#<id>` and refresh tokens
+  `refresh#<hash>` (listed per user through `entity` = `session#<user id>` or
+  `refresh#<user id>` in the same GSI), and login-failure counters `attempt#<key>`; all three
+  carry `expires_ttl`, so DynamoDB's TTL deletes them once they are useless.
 - projects: key `id`; GSI `by_owner` (`owner_id`, `created_sk`) lists one owner's projects.
 - files: key (`project_id`, `id`); LSI `by_created` (`project_id`, `created_sk`) lists a
   project's files with strongly consistent reads.
@@ -25,8 +29,23 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
 from app.errors import BackendUnavailable, EmailAlreadyRegistered, NotFound
-from app.models import FileRecord, Page, PageKey, Project, User
-from app.repositories.base import FileRepository, ProjectRepository, UserRepository
+from app.models import (
+    AttemptWindow,
+    FileRecord,
+    Page,
+    PageKey,
+    Project,
+    RefreshToken,
+    Session,
+    User,
+)
+from app.repositories.base import (
+    FileRepository,
+    LoginAttemptRepository,
+    ProjectRepository,
+    SessionRepository,
+    UserRepository,
+)
 from app.repositories.memory import newest_first_page
 from app.repositories.sql import to_text
 
@@ -43,9 +62,14 @@ if TYPE_CHECKING:
     Item = Mapping[str, AttributeValueTypeDef]
 
 Model = TypeVar("Model", User, Project, FileRecord)
+Stored = TypeVar("Stored", bound=BaseModel)
 
 USER_PREFIX = "user#"
 EMAIL_PREFIX = "email#"
+SESSION_PREFIX = "session#"
+REFRESH_PREFIX = "refresh#"
+ATTEMPT_PREFIX = "attempt#"
+TTL_ATTRIBUTE = "expires_ttl"
 ALL_USERS = "user"
 """The one partition of the users index: user registrations are far below its write limit."""
 USERS_INDEX = "by_created"
@@ -85,7 +109,7 @@ def to_item(model: BaseModel, **extra: str) -> dict[str, AttributeValueTypeDef]:
     }
 
 
-def to_model(model: type[Model], item: Item) -> Model:
+def to_model(model: type[Stored], item: Item) -> Stored:
     """The domain model in an item, ignoring key attributes that only serve the tables."""
     fields = {name: _deserializer.deserialize(item[name]) for name in model.model_fields}
     return model.model_validate(fields)
@@ -181,6 +205,11 @@ class DynamoDatabase:
                 waiter.wait(
                     TableName=definition["TableName"], WaiterConfig={"Delay": 1, "MaxAttempts": 120}
                 )
+            if any(d["TableName"] == self.tables.users for d in missing):
+                self.client.update_time_to_live(
+                    TableName=self.tables.users,
+                    TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+                )
         except (BotoCoreError, ClientError) as error:
             raise BackendUnavailable(f"Cannot reach DynamoDB: {error}") from error
 
@@ -198,7 +227,7 @@ class _DynamoRepository:
     def ping(self) -> None:
         self.client.describe_table(TableName=self.table)
 
-    def _get(self, model: type[Model], key: Item) -> Model | None:
+    def _get(self, model: type[Stored], key: Item) -> Stored | None:
         item = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
         return to_model(model, item) if item is not None else None
 
@@ -253,6 +282,19 @@ class _DynamoRepository:
                     return codes
                 time.sleep(0.01 * 2**attempt)
         raise BackendUnavailable("The database is busy with conflicting writes; try again")
+
+
+def _write_batch(
+    client: DynamoDBClient, table: str, requests: Sequence[WriteRequestUnionTypeDef]
+) -> None:
+    """One BatchWriteItem, retrying what DynamoDB leaves unprocessed under load."""
+    for attempt in range(ATTEMPTS):
+        response = client.batch_write_item(RequestItems={table: requests})
+        requests = response.get("UnprocessedItems", {}).get(table, [])
+        if not requests:
+            return
+        time.sleep(0.05 * 2**attempt)
+    raise BackendUnavailable("DynamoDB kept throttling a batch of deletes")
 
 
 def _unexpected(codes: list[str]) -> BackendUnavailable:
@@ -447,14 +489,160 @@ class DynamoFileRepository(_DynamoRepository, FileRepository):
                 {"DeleteRequest": {"Key": {"project_id": _string(project_id), "id": _string(r.id)}}}
                 for r in records[start : start + BATCH_SIZE]
             ]
-            self._write_batch(batch)
+            _write_batch(self.client, self.table, batch)
         return records
 
-    def _write_batch(self, requests: Sequence[WriteRequestUnionTypeDef]) -> None:
-        for attempt in range(ATTEMPTS):
-            response = self.client.batch_write_item(RequestItems={self.table: requests})
-            requests = response.get("UnprocessedItems", {}).get(self.table, [])
-            if not requests:
-                return
-            time.sleep(0.05 * 2**attempt)
-        raise BackendUnavailable("DynamoDB kept throttling the deletion of a project's files")
+
+def _ttl(moment: datetime) -> dict[str, AttributeValueTypeDef]:
+    return {TTL_ATTRIBUTE: {"N": str(int(moment.timestamp()))}}
+
+
+class DynamoSessionRepository(_DynamoRepository, SessionRepository):
+    """Sessions and refresh tokens live in the users table (see the module docstring)."""
+
+    def __init__(self, db: DynamoDatabase) -> None:
+        super().__init__(db, db.tables.users)
+
+    def _session_item(self, session: Session) -> dict[str, AttributeValueTypeDef]:
+        item = to_item(
+            session,
+            pk=SESSION_PREFIX + session.id,
+            entity=SESSION_PREFIX + session.user_id,
+            created_sk=sort_key(session.created_at, session.id),
+        )
+        return {**item, **_ttl(session.expires_at)}
+
+    def _token_item(self, token: RefreshToken) -> dict[str, AttributeValueTypeDef]:
+        item = to_item(
+            token,
+            pk=REFRESH_PREFIX + token.token_hash,
+            entity=REFRESH_PREFIX + token.user_id,
+            created_sk=sort_key(token.expires_at, token.token_hash),
+        )
+        return {**item, **_ttl(token.expires_at)}
+
+    def add_session(self, session: Session, token: RefreshToken) -> None:
+        new = "attribute_not_exists(pk)"
+        codes = self._transact(
+            [
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": self._session_item(session),
+                        "ConditionExpression": new,
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": self._token_item(token),
+                        "ConditionExpression": new,
+                    }
+                },
+            ]
+        )
+        if codes:
+            raise _unexpected(codes)
+
+    def get_session(self, session_id: str) -> Session | None:
+        return self._get(Session, {"pk": _string(SESSION_PREFIX + session_id)})
+
+    def add_refresh_token(self, token: RefreshToken) -> None:
+        self.client.put_item(TableName=self.table, Item=self._token_item(token))
+
+    def use_refresh_token(self, token_hash: str) -> tuple[RefreshToken | None, bool]:
+        key = {"pk": _string(REFRESH_PREFIX + token_hash)}
+        try:
+            response = self.client.update_item(
+                TableName=self.table,
+                Key=key,
+                UpdateExpression="SET used = :true",
+                ConditionExpression="attribute_exists(pk) AND used = :false",
+                ExpressionAttributeValues={":true": {"BOOL": True}, ":false": {"BOOL": False}},
+                ReturnValues="ALL_NEW",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return self._get(RefreshToken, key), False
+        return to_model(RefreshToken, response["Attributes"]), True
+
+    def _set_revoked(self, session_id: str) -> bool:
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={"pk": _string(SESSION_PREFIX + session_id)},
+                UpdateExpression="SET revoked = :true",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":true": {"BOOL": True}},
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def revoke_session(self, session_id: str) -> bool:
+        return self._set_revoked(session_id)
+
+    def _owned(self, prefix: str, user_id: str) -> list[dict[str, AttributeValueTypeDef]]:
+        """Every item of one kind that a user owns, through the users index."""
+        pages = self.client.get_paginator("query").paginate(
+            TableName=self.table,
+            IndexName=USERS_INDEX,
+            KeyConditionExpression="entity = :entity",
+            ExpressionAttributeValues={":entity": _string(prefix + user_id)},
+        )
+        return [dict(item) for page in pages for item in page["Items"]]
+
+    def revoke_user_sessions(self, user_id: str, *, keep: str | None = None) -> int:
+        sessions = [to_model(Session, item) for item in self._owned(SESSION_PREFIX, user_id)]
+        doomed = [s for s in sessions if not s.revoked and s.id != keep]
+        return sum(self._set_revoked(session.id) for session in doomed)
+
+    def delete_user_sessions(self, user_id: str) -> None:
+        items = self._owned(SESSION_PREFIX, user_id) + self._owned(REFRESH_PREFIX, user_id)
+        requests: list[WriteRequestUnionTypeDef] = [
+            {"DeleteRequest": {"Key": {"pk": item["pk"]}}} for item in items
+        ]
+        for start in range(0, len(requests), BATCH_SIZE):
+            _write_batch(self.client, self.table, requests[start : start + BATCH_SIZE])
+
+
+class DynamoLoginAttemptRepository(_DynamoRepository, LoginAttemptRepository):
+    def __init__(self, db: DynamoDatabase) -> None:
+        super().__init__(db, db.tables.users)
+
+    def record_failure(self, key: str, now: datetime, window_start: datetime) -> AttemptWindow:
+        """Count inside a live window, or start a new one; each step is a conditional write,
+        and losing a race to another instance just means trying the other step again."""
+        item_key = {"pk": _string(ATTEMPT_PREFIX + key)}
+        lapsed = _string(to_text(window_start))
+        for _ in range(ATTEMPTS):
+            try:
+                response = self.client.update_item(
+                    TableName=self.table,
+                    Key=item_key,
+                    UpdateExpression="SET failures = failures + :one",
+                    ConditionExpression="attribute_exists(pk) AND started_at >= :lapsed",
+                    ExpressionAttributeValues={":one": {"N": "1"}, ":lapsed": lapsed},
+                    ReturnValues="ALL_NEW",
+                )
+                return to_model(AttemptWindow, response["Attributes"])
+            except self.client.exceptions.ConditionalCheckFailedException:
+                pass
+            window = AttemptWindow(key=key, started_at=now, failures=1)
+            item = {**to_item(window, pk=ATTEMPT_PREFIX + key), **_ttl(now)}
+            try:
+                self.client.put_item(
+                    TableName=self.table,
+                    Item=item,
+                    ConditionExpression="attribute_not_exists(pk) OR started_at < :lapsed",
+                    ExpressionAttributeValues={":lapsed": lapsed},
+                )
+                return window
+            except self.client.exceptions.ConditionalCheckFailedException:
+                continue
+        raise BackendUnavailable("The database is busy with conflicting writes; try again")
+
+    def get_window(self, key: str) -> AttemptWindow | None:
+        return self._get(AttemptWindow, {"pk": _string(ATTEMPT_PREFIX + key)})
+
+    def clear(self, key: str) -> None:
+        self.client.delete_item(TableName=self.table, Key={"pk": _string(ATTEMPT_PREFIX + key)})

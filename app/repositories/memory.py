@@ -4,13 +4,32 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import TypeVar
 
+from pydantic import BaseModel
+
 from app.errors import EmailAlreadyRegistered, NotFound
-from app.models import FileRecord, Page, PageKey, Project, User
-from app.repositories.base import FileRepository, ProjectRepository, UserRepository
+from app.models import (
+    AttemptWindow,
+    FileRecord,
+    Page,
+    PageKey,
+    Project,
+    RefreshToken,
+    Session,
+    User,
+)
+from app.repositories.base import (
+    FileRepository,
+    LoginAttemptRepository,
+    ProjectRepository,
+    SessionRepository,
+    UserRepository,
+)
 
 Item = TypeVar("Item", User, Project, FileRecord)
+Row = TypeVar("Row", bound=BaseModel)
 
 
 def newest_first_page(items: Iterable[Item], limit: int, after: PageKey | None) -> Page[Item]:
@@ -32,6 +51,9 @@ class MemoryDatabase:
         self.users: dict[str, User] = {}
         self.projects: dict[str, Project] = {}
         self.files: dict[str, FileRecord] = {}
+        self.sessions: dict[str, Session] = {}
+        self.refresh_tokens: dict[str, RefreshToken] = {}
+        self.attempts: dict[str, AttemptWindow] = {}
 
 
 class _MemoryRepository:
@@ -41,7 +63,7 @@ class _MemoryRepository:
     def ping(self) -> None:
         """Always reachable: it lives in this process."""
 
-    def _select(self, table: dict[str, Item], where: Callable[[Item], bool]) -> list[Item]:
+    def _select(self, table: dict[str, Row], where: Callable[[Row], bool]) -> list[Row]:
         with self.db.lock:
             return [item for item in table.values() if where(item)]
 
@@ -148,3 +170,70 @@ class MemoryFileRepository(_MemoryRepository, FileRepository):
             for record in removed:
                 del self.db.files[record.id]
         return removed
+
+
+class MemorySessionRepository(_MemoryRepository, SessionRepository):
+    def add_session(self, session: Session, token: RefreshToken) -> None:
+        with self.db.lock:
+            self.db.sessions[session.id] = session
+            self.db.refresh_tokens[token.token_hash] = token
+
+    def get_session(self, session_id: str) -> Session | None:
+        return self.db.sessions.get(session_id)
+
+    def add_refresh_token(self, token: RefreshToken) -> None:
+        with self.db.lock:
+            self.db.refresh_tokens[token.token_hash] = token
+
+    def use_refresh_token(self, token_hash: str) -> tuple[RefreshToken | None, bool]:
+        with self.db.lock:
+            token = self.db.refresh_tokens.get(token_hash)
+            if token is None or token.used:
+                return token, False
+            token = token.model_copy(update={"used": True})
+            self.db.refresh_tokens[token_hash] = token
+        return token, True
+
+    def revoke_session(self, session_id: str) -> bool:
+        with self.db.lock:
+            session = self.db.sessions.get(session_id)
+            if session is None:
+                return False
+            self.db.sessions[session_id] = session.model_copy(update={"revoked": True})
+        return True
+
+    def revoke_user_sessions(self, user_id: str, *, keep: str | None = None) -> int:
+        with self.db.lock:
+            doomed = self._select(
+                self.db.sessions,
+                lambda s: s.user_id == user_id and s.id != keep and not s.revoked,
+            )
+            for session in doomed:
+                self.db.sessions[session.id] = session.model_copy(update={"revoked": True})
+        return len(doomed)
+
+    def delete_user_sessions(self, user_id: str) -> None:
+        with self.db.lock:
+            for session in self._select(self.db.sessions, lambda s: s.user_id == user_id):
+                del self.db.sessions[session.id]
+            for token in self._select(self.db.refresh_tokens, lambda t: t.user_id == user_id):
+                del self.db.refresh_tokens[token.token_hash]
+
+
+class MemoryLoginAttemptRepository(_MemoryRepository, LoginAttemptRepository):
+    def record_failure(self, key: str, now: datetime, window_start: datetime) -> AttemptWindow:
+        with self.db.lock:
+            current = self.db.attempts.get(key)
+            if current is None or current.started_at < window_start:
+                window = AttemptWindow(key=key, started_at=now, failures=1)
+            else:
+                window = current.model_copy(update={"failures": current.failures + 1})
+            self.db.attempts[key] = window
+        return window
+
+    def get_window(self, key: str) -> AttemptWindow | None:
+        return self.db.attempts.get(key)
+
+    def clear(self, key: str) -> None:
+        with self.db.lock:
+            self.db.attempts.pop(key, None)

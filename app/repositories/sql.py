@@ -14,8 +14,23 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from app.errors import EmailAlreadyRegistered, NotFound
-from app.models import FileRecord, Page, PageKey, Project, User
-from app.repositories.base import FileRepository, ProjectRepository, UserRepository
+from app.models import (
+    AttemptWindow,
+    FileRecord,
+    Page,
+    PageKey,
+    Project,
+    RefreshToken,
+    Session,
+    User,
+)
+from app.repositories.base import (
+    FileRepository,
+    LoginAttemptRepository,
+    ProjectRepository,
+    SessionRepository,
+    UserRepository,
+)
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS users (
@@ -44,10 +59,29 @@ SCHEMA = (
         storage_key VARCHAR NOT NULL,
         created_at VARCHAR NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS files_by_project ON files (project_id, created_at, id)",
+    """CREATE TABLE IF NOT EXISTS sessions (
+        id VARCHAR PRIMARY KEY,
+        user_id VARCHAR NOT NULL,
+        created_at VARCHAR NOT NULL,
+        expires_at VARCHAR NOT NULL,
+        revoked BOOLEAN NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (user_id)",
+    """CREATE TABLE IF NOT EXISTS refresh_tokens (
+        token_hash VARCHAR PRIMARY KEY,
+        session_id VARCHAR NOT NULL,
+        user_id VARCHAR NOT NULL,
+        expires_at VARCHAR NOT NULL,
+        used BOOLEAN NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS refresh_tokens_by_user ON refresh_tokens (user_id)",
+    """CREATE TABLE IF NOT EXISTS login_attempts (
+        key VARCHAR PRIMARY KEY,
+        started_at VARCHAR NOT NULL,
+        failures INTEGER NOT NULL)""",
 )
 
 Row = tuple[Any, ...]
 Model = TypeVar("Model", User, Project, FileRecord)
+Stored = TypeVar("Stored", bound=BaseModel)
 
 
 def to_text(moment: datetime) -> str:
@@ -78,20 +112,21 @@ class SqlDatabase(ABC):
         self.execute_script(SCHEMA)
 
 
-class _Table(Generic[Model]):
+class _Table(Generic[Stored]):
     """How one model maps to one table."""
 
-    def __init__(self, name: str, model: type[Model]) -> None:
+    def __init__(self, name: str, model: type[Stored]) -> None:
         self.name = name
-        self.model: type[Model] = model
+        self.model: type[Stored] = model
         self.columns = list(model.model_fields)
         self.select = f"SELECT {', '.join(self.columns)} FROM {name}"
+        self.returning = f"RETURNING {', '.join(self.columns)}"
 
     def to_row(self, item: BaseModel) -> list[Any]:
         values = [getattr(item, column) for column in self.columns]
         return [to_text(v) if isinstance(v, datetime) else v for v in values]
 
-    def to_model(self, row: Row) -> Model:
+    def to_model(self, row: Row) -> Stored:
         return self.model.model_validate(dict(zip(self.columns, row, strict=True)))
 
     def insert_sql(self) -> str:
@@ -99,8 +134,8 @@ class _Table(Generic[Model]):
         return f"INSERT INTO {self.name} ({', '.join(self.columns)}) VALUES ({marks})"
 
 
-class _SqlRepository(Generic[Model]):
-    table: _Table[Model]
+class _SqlRepository(Generic[Stored]):
+    table: _Table[Stored]
 
     def __init__(self, db: SqlDatabase) -> None:
         self.db = db
@@ -108,14 +143,16 @@ class _SqlRepository(Generic[Model]):
     def ping(self) -> None:
         self.db.execute("SELECT 1")
 
-    def _one(self, where: str, params: Sequence[Any]) -> Model | None:
+    def _one(self, where: str, params: Sequence[Any]) -> Stored | None:
         rows = self.db.execute(f"{self.table.select} WHERE {where}", params)
         return self.table.to_model(rows[0]) if rows else None
 
-    def _insert(self, item: Model) -> Model:
+    def _insert(self, item: Stored) -> Stored:
         self.db.execute(self.table.insert_sql(), self.table.to_row(item))
         return item
 
+
+class _PagedSqlRepository(_SqlRepository[Model]):
     def _page(
         self, where: str, params: Sequence[Any], limit: int, after: PageKey | None
     ) -> Page[Model]:
@@ -133,7 +170,7 @@ class _SqlRepository(Generic[Model]):
         )
 
 
-class SqlUserRepository(_SqlRepository[User], UserRepository):
+class SqlUserRepository(_PagedSqlRepository[User], UserRepository):
     table = _Table("users", User)
 
     def add_user(self, user: User) -> User:
@@ -153,7 +190,7 @@ class SqlUserRepository(_SqlRepository[User], UserRepository):
     def update_user(self, user: User) -> User:
         rows = self.db.execute(
             "UPDATE users SET password_hash = ?, full_name = ?, is_active = ? WHERE id = ? "
-            f"RETURNING {', '.join(self.table.columns)}",
+            + self.table.returning,
             [user.password_hash, user.full_name, user.is_active, user.id],
         )
         if not rows:
@@ -167,7 +204,7 @@ class SqlUserRepository(_SqlRepository[User], UserRepository):
         return self._page("1 = 1", [], limit, after)
 
 
-class SqlProjectRepository(_SqlRepository[Project], ProjectRepository):
+class SqlProjectRepository(_PagedSqlRepository[Project], ProjectRepository):
     table = _Table("projects", Project)
 
     def add_project(self, project: Project) -> Project:
@@ -184,7 +221,7 @@ class SqlProjectRepository(_SqlRepository[Project], ProjectRepository):
     def update_project(self, project: Project) -> Project:
         rows = self.db.execute(
             "UPDATE projects SET name = ?, description = ?, updated_at = ? "
-            f"WHERE id = ? AND owner_id = ? RETURNING {', '.join(self.table.columns)}",
+            "WHERE id = ? AND owner_id = ? " + self.table.returning,
             [
                 project.name,
                 project.description,
@@ -205,7 +242,7 @@ class SqlProjectRepository(_SqlRepository[Project], ProjectRepository):
         return bool(rows)
 
 
-class SqlFileRepository(_SqlRepository[FileRecord], FileRepository):
+class SqlFileRepository(_PagedSqlRepository[FileRecord], FileRepository):
     table = _Table("files", FileRecord)
 
     def add_file(self, record: FileRecord) -> FileRecord:
@@ -227,7 +264,74 @@ class SqlFileRepository(_SqlRepository[FileRecord], FileRepository):
 
     def delete_project_files(self, project_id: str) -> list[FileRecord]:
         rows = self.db.execute(
-            f"DELETE FROM files WHERE project_id = ? RETURNING {', '.join(self.table.columns)}",
+            "DELETE FROM files WHERE project_id = ? " + self.table.returning,
             [project_id],
         )
         return [self.table.to_model(row) for row in rows]
+
+
+class SqlSessionRepository(_SqlRepository[Session], SessionRepository):
+    table = _Table("sessions", Session)
+    tokens = _Table("refresh_tokens", RefreshToken)
+
+    def add_session(self, session: Session, token: RefreshToken) -> None:
+        self._insert(session)
+        self.add_refresh_token(token)
+
+    def get_session(self, session_id: str) -> Session | None:
+        return self._one("id = ?", [session_id])
+
+    def add_refresh_token(self, token: RefreshToken) -> None:
+        self.db.execute(self.tokens.insert_sql(), self.tokens.to_row(token))
+
+    def use_refresh_token(self, token_hash: str) -> tuple[RefreshToken | None, bool]:
+        rows = self.db.execute(
+            "UPDATE refresh_tokens SET used = TRUE WHERE token_hash = ? AND NOT used "
+            + self.tokens.returning,
+            [token_hash],
+        )
+        if rows:
+            return self.tokens.to_model(rows[0]), True
+        rows = self.db.execute(f"{self.tokens.select} WHERE token_hash = ?", [token_hash])
+        return (self.tokens.to_model(rows[0]) if rows else None), False
+
+    def revoke_session(self, session_id: str) -> bool:
+        rows = self.db.execute(
+            "UPDATE sessions SET revoked = TRUE WHERE id = ? RETURNING id", [session_id]
+        )
+        return bool(rows)
+
+    def revoke_user_sessions(self, user_id: str, *, keep: str | None = None) -> int:
+        rows = self.db.execute(
+            "UPDATE sessions SET revoked = TRUE "
+            "WHERE user_id = ? AND id <> ? AND NOT revoked RETURNING id",
+            [user_id, keep or ""],
+        )
+        return len(rows)
+
+    def delete_user_sessions(self, user_id: str) -> None:
+        self.db.execute("DELETE FROM refresh_tokens WHERE user_id = ?", [user_id])
+        self.db.execute("DELETE FROM sessions WHERE user_id = ?", [user_id])
+
+
+class SqlLoginAttemptRepository(_SqlRepository[AttemptWindow], LoginAttemptRepository):
+    table = _Table("login_attempts", AttemptWindow)
+
+    def record_failure(self, key: str, now: datetime, window_start: datetime) -> AttemptWindow:
+        lapsed = to_text(window_start)
+        rows = self.db.execute(
+            "INSERT INTO login_attempts (key, started_at, failures) VALUES (?, ?, 1) "
+            "ON CONFLICT (key) DO UPDATE SET "
+            "failures = CASE WHEN login_attempts.started_at < ? THEN 1 "
+            "ELSE login_attempts.failures + 1 END, "
+            "started_at = CASE WHEN login_attempts.started_at < ? THEN excluded.started_at "
+            "ELSE login_attempts.started_at END " + self.table.returning,
+            [key, to_text(now), lapsed, lapsed],
+        )
+        return self.table.to_model(rows[0])
+
+    def get_window(self, key: str) -> AttemptWindow | None:
+        return self._one("key = ?", [key])
+
+    def clear(self, key: str) -> None:
+        self.db.execute("DELETE FROM login_attempts WHERE key = ?", [key])

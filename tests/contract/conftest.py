@@ -6,36 +6,50 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.dependencies import build_repositories, build_storage
-from app.repositories.base import FileRepository, ProjectRepository, UserRepository
+from app.dependencies import Repositories, build_repositories, build_storage
+from app.repositories.base import (
+    FileRepository,
+    LoginAttemptRepository,
+    ProjectRepository,
+    SessionRepository,
+    UserRepository,
+)
 from app.storage.base import FileStorage
 from tests.conftest import DATABASES, STORAGES, SettingsFactory
-
-Repositories = tuple[UserRepository, ProjectRepository, FileRepository]
 
 
 @pytest.fixture(params=DATABASES)
 def repositories(
     request: pytest.FixtureRequest, make_settings: SettingsFactory
 ) -> Iterator[Repositories]:
-    users, projects, files, close = build_repositories(make_settings(database=request.param))
-    yield users, projects, files
-    close()
+    repositories = build_repositories(make_settings(database=request.param))
+    yield repositories
+    repositories.close()
 
 
 @pytest.fixture
 def user_repo(repositories: Repositories) -> UserRepository:
-    return repositories[0]
+    return repositories.user_repo
 
 
 @pytest.fixture
 def project_repo(repositories: Repositories) -> ProjectRepository:
-    return repositories[1]
+    return repositories.project_repo
 
 
 @pytest.fixture
 def file_repo(repositories: Repositories) -> FileRepository:
-    return repositories[2]
+    return repositories.file_repo
+
+
+@pytest.fixture
+def session_repo(repositories: Repositories) -> SessionRepository:
+    return repositories.session_repo
+
+
+@pytest.fixture
+def attempt_repo(repositories: Repositories) -> LoginAttemptRepository:
+    return repositories.attempt_repo
 
 
 @pytest.fixture(params=STORAGES)

@@ -8,8 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.errors import EmailAlreadyRegistered, NotFound
-from app.models import FileRecord, Page, PageKey, Project, User, new_id
-from app.repositories.base import FileRepository, ProjectRepository, UserRepository
+from app.models import FileRecord, Page, PageKey, Project, RefreshToken, Session, User, new_id
+from app.repositories.base import (
+    FileRepository,
+    LoginAttemptRepository,
+    ProjectRepository,
+    SessionRepository,
+    UserRepository,
+)
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
 
@@ -253,3 +259,129 @@ class TestFiles:
             make_file("p1", name="ünïcødé 'quoted\" ; DROP TABLE files;--.txt")
         )
         assert file_repo.get_file("p1", record.id) == record
+
+
+def make_session(user_id: str = "u1", expires_at: datetime = T0 + timedelta(days=30)) -> Session:
+    return Session(id=new_id(), user_id=user_id, created_at=T0, expires_at=expires_at)
+
+
+def make_token(session: Session) -> RefreshToken:
+    return RefreshToken(
+        token_hash=new_id() + new_id(),
+        session_id=session.id,
+        user_id=session.user_id,
+        expires_at=session.expires_at,
+    )
+
+
+class TestSessions:
+    def test_a_session_and_its_first_token_round_trip(
+        self, session_repo: SessionRepository
+    ) -> None:
+        session = make_session()
+        token = make_token(session)
+        session_repo.add_session(session, token)
+        assert session_repo.get_session(session.id) == session
+        assert session_repo.get_session("missing") is None
+
+    def test_a_refresh_token_is_used_once(self, session_repo: SessionRepository) -> None:
+        session = make_session()
+        token = make_token(session)
+        session_repo.add_session(session, token)
+        first, first_use = session_repo.use_refresh_token(token.token_hash)
+        assert first_use is True
+        assert first == token.model_copy(update={"used": True})
+        again, reused = session_repo.use_refresh_token(token.token_hash)
+        assert reused is False
+        assert again == first
+        assert session_repo.use_refresh_token("unknown") == (None, False)
+
+    def test_concurrent_uses_of_one_token_let_exactly_one_through(
+        self, session_repo: SessionRepository
+    ) -> None:
+        session = make_session()
+        token = make_token(session)
+        session_repo.add_session(session, token)
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            outcomes = list(
+                pool.map(lambda _: session_repo.use_refresh_token(token.token_hash)[1], range(10))
+            )
+        assert outcomes.count(True) == 1
+
+    def test_successor_tokens_belong_to_the_session(self, session_repo: SessionRepository) -> None:
+        session = make_session()
+        session_repo.add_session(session, make_token(session))
+        successor = make_token(session)
+        session_repo.add_refresh_token(successor)
+        found, first_use = session_repo.use_refresh_token(successor.token_hash)
+        assert first_use is True
+        assert found is not None and found.session_id == session.id
+
+    def test_revoking_one_session(self, session_repo: SessionRepository) -> None:
+        session, other = make_session(), make_session()
+        session_repo.add_session(session, make_token(session))
+        session_repo.add_session(other, make_token(other))
+        assert session_repo.revoke_session(session.id) is True
+        assert session_repo.get_session(session.id) == session.model_copy(update={"revoked": True})
+        assert session_repo.get_session(other.id) == other
+        assert session_repo.revoke_session("missing") is False
+
+    def test_revoking_a_users_sessions_can_keep_one(self, session_repo: SessionRepository) -> None:
+        mine = [make_session("u1") for _ in range(3)]
+        theirs = make_session("u2")
+        for session in [*mine, theirs]:
+            session_repo.add_session(session, make_token(session))
+        assert session_repo.revoke_user_sessions("u1", keep=mine[0].id) == 2
+        states = [session_repo.get_session(s.id) for s in mine]
+        assert [s.revoked for s in states if s] == [False, True, True]
+        assert session_repo.revoke_user_sessions("u1") == 1
+        assert session_repo.get_session(theirs.id) == theirs
+
+    def test_deleting_a_users_sessions_forgets_their_tokens(
+        self, session_repo: SessionRepository
+    ) -> None:
+        mine, theirs = make_session("u1"), make_session("u2")
+        my_token, their_token = make_token(mine), make_token(theirs)
+        session_repo.add_session(mine, my_token)
+        session_repo.add_session(theirs, their_token)
+        session_repo.delete_user_sessions("u1")
+        assert session_repo.get_session(mine.id) is None
+        assert session_repo.use_refresh_token(my_token.token_hash) == (None, False)
+        assert session_repo.get_session(theirs.id) == theirs
+        assert session_repo.use_refresh_token(their_token.token_hash)[1] is True
+
+
+class TestLoginAttempts:
+    def test_failures_count_up_inside_a_window(self, attempt_repo: LoginAttemptRepository) -> None:
+        start = T0 - timedelta(minutes=15)
+        for expected in (1, 2, 3):
+            window = attempt_repo.record_failure(
+                "account:a", T0 + timedelta(seconds=expected), start
+            )
+            assert window.failures == expected
+            assert window.started_at == T0 + timedelta(seconds=1)
+        assert attempt_repo.get_window("account:a") == window
+        assert attempt_repo.get_window("account:b") is None
+
+    def test_a_lapsed_window_starts_over(self, attempt_repo: LoginAttemptRepository) -> None:
+        attempt_repo.record_failure("k", T0, T0 - timedelta(minutes=15))
+        attempt_repo.record_failure("k", T0, T0 - timedelta(minutes=15))
+        later = T0 + timedelta(hours=1)
+        window = attempt_repo.record_failure("k", later, later - timedelta(minutes=15))
+        assert (window.failures, window.started_at) == (1, later)
+
+    def test_clearing_forgets_the_failures(self, attempt_repo: LoginAttemptRepository) -> None:
+        attempt_repo.record_failure("k", T0, T0 - timedelta(minutes=15))
+        attempt_repo.clear("k")
+        attempt_repo.clear("never-seen")
+        assert attempt_repo.get_window("k") is None
+
+    def test_concurrent_failures_are_all_counted(
+        self, attempt_repo: LoginAttemptRepository
+    ) -> None:
+        def fail(_: int) -> int:
+            return attempt_repo.record_failure("k", T0, T0 - timedelta(minutes=15)).failures
+
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            counts = sorted(pool.map(fail, range(20)))
+        assert counts == list(range(1, 21))

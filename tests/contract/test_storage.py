@@ -116,10 +116,10 @@ def test_presigned_urls_download_the_exact_bytes_without_a_token(
     if url.startswith(TEST_BASE_URL):
         # Local and memory storage sign links to Hangar's own download route.
         settings = make_settings()
-        users, projects, files, close = build_repositories(settings)
-        with TestClient(create_app(settings, Backends(users, projects, files, storage))) as client:
+        repositories = build_repositories(settings)
+        with TestClient(create_app(settings, Backends.assemble(repositories, storage))) as client:
             response = client.get(urlsplit(url).path + "?" + urlsplit(url).query)
-        close()
+        repositories.close()
     else:
         response = httpx.get(url)
     assert response.status_code == 200

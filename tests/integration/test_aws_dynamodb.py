@@ -57,9 +57,10 @@ def test_start_up_without_auto_create_names_the_missing_tables(
 
 def test_auto_created_tables_are_found_by_the_next_start(make_settings: SettingsFactory) -> None:
     settings = make_settings(database="dynamodb")
-    *_, close = build_repositories(settings)
+    close = build_repositories(settings).close
     close()
-    users, *_, close = build_repositories(settings.model_copy(update={"AWS_AUTO_CREATE": False}))
+    repositories = build_repositories(settings.model_copy(update={"AWS_AUTO_CREATE": False}))
+    users, close = repositories.user_repo, repositories.close
     users.ping()
     close()
 
@@ -67,7 +68,13 @@ def test_auto_created_tables_are_found_by_the_next_start(make_settings: Settings
 @pytest.fixture
 def operations(make_settings: SettingsFactory) -> Iterator[tuple[list[str], Any]]:
     """Every DynamoDB operation the repositories send, observed with a botocore event hook."""
-    users, projects, files, close = build_repositories(make_settings(database="dynamodb"))
+    repositories = build_repositories(make_settings(database="dynamodb"))
+    users, projects, files, close = (
+        repositories.user_repo,
+        repositories.project_repo,
+        repositories.file_repo,
+        repositories.close,
+    )
     seen: list[str] = []
     client = users.client  # type: ignore[attr-defined]
     client.meta.events.register(
@@ -115,7 +122,8 @@ def test_project_files_are_deleted_in_batches_of_25(operations: tuple[list[str],
 
 
 def test_the_last_page_has_no_next_key_even_when_full(make_settings: SettingsFactory) -> None:
-    _, _, files, close = build_repositories(make_settings(database="dynamodb"))
+    repositories = build_repositories(make_settings(database="dynamodb"))
+    files, close = repositories.file_repo, repositories.close
     for _ in range(4):
         files.add_file(file_record("p1", "u1"))
     first = files.list_files("p1", limit=2)

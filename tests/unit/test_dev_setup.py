@@ -33,7 +33,10 @@ PROFILE_KEYS = {
 def cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """An empty working folder; os.environ and the settings cache are restored afterwards."""
     for key in PROFILE_KEYS:
-        monkeypatch.delenv(key, raising=False)
+        # setenv first: delenv of an absent variable records nothing to restore, and
+        # setup_local_dev's variables would then leak into every later test.
+        monkeypatch.setenv(key, "")
+        monkeypatch.delenv(key)
     folder = tmp_path / "cwd"
     folder.mkdir()
     monkeypatch.chdir(folder)

@@ -23,6 +23,7 @@ from app.repositories.memory import (
     MemoryDatabase,
     MemoryFileRepository,
     MemoryProjectRepository,
+    MemorySessionRepository,
     MemoryUserRepository,
 )
 from app.routers.auth.interface import UserRegister
@@ -70,11 +71,22 @@ def test_the_seeds_register_user_example_works_with_just_a_repository(
         register_user(UserRegister(email="ada@example.com", password="password2"), repo=users)
 
 
-def test_login_issues_a_token_for_the_user(users: MemoryUserRepository, owner: User) -> None:
-    tokens = AccessTokens("k" * 32, 60)
-    token = login("ADA@example.com", "password1", repo=users, hasher=FAST, tokens=tokens)
-    assert tokens.subject(token.access_token) == owner.id
-    assert token.expires_in == 60
+def test_login_issues_tokens_for_a_new_session(
+    db: MemoryDatabase, users: MemoryUserRepository, owner: User
+) -> None:
+    tokens = AccessTokens("k" * 32, 60, 3600)
+    sessions = MemorySessionRepository(db)
+    pair = login(
+        "ADA@example.com", "password1", repo=users, sessions=sessions, hasher=FAST, tokens=tokens
+    )
+    claims = tokens.claims(pair.access_token)
+    assert claims.user_id == owner.id
+    session = sessions.get_session(claims.session_id)
+    assert session is not None
+    assert session.user_id == owner.id
+    assert not session.revoked
+    assert pair.expires_in == 60
+    assert 3590 <= pair.refresh_expires_in <= 3600
 
 
 def test_a_hash_made_with_older_parameters_is_upgraded_on_login(

@@ -4,17 +4,35 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 from starlette.concurrency import run_in_threadpool
 
-from app.dependencies import Context, CurrentUser
+from app.dependencies import Context, CurrentUser, Principal, SessionDep
 from app.models import User
 from app.routers.auth import services
-from app.routers.auth.interface import TokenOut, UserOut, UserRegister
+from app.routers.auth.interface import (
+    PasswordChange,
+    PasswordConfirmation,
+    RefreshRequest,
+    TokenOut,
+    UserOut,
+    UserRegister,
+    UserUpdate,
+)
 from app.routers.common import responses
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+NO_CONTENT = status.HTTP_204_NO_CONTENT
+
+
+def _token_out(pair: services.TokenPair) -> TokenOut:
+    return TokenOut(
+        access_token=pair.access_token,
+        expires_in=pair.expires_in,
+        refresh_token=pair.refresh_token,
+        refresh_expires_in=pair.refresh_expires_in,
+    )
 
 
 @router.post(
@@ -30,23 +48,108 @@ async def register(body: UserRegister, context: Context) -> User:
     )
 
 
-@router.post("/login", response_model=TokenOut, responses=responses(_401="Bad credentials"))
+@router.post(
+    "/login",
+    response_model=TokenOut,
+    responses=responses(_401="Bad credentials", _429="Too many failed logins"),
+)
 async def login(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], context: Context
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, context: Context
 ) -> TokenOut:
-    """OAuth2 password flow: `username` is the email."""
-    token = await run_in_threadpool(
+    """OAuth2 password flow (`username` is the email): an access and a refresh token."""
+    backends = context.backends
+    pair = await run_in_threadpool(
         services.login,
         form.username,
         form.password,
-        repo=context.backends.user_repo,
+        client_address=request.client.host if request.client else None,
+        repo=backends.user_repo,
+        sessions=backends.session_repo,
         hasher=context.hasher,
         tokens=context.tokens,
+        throttle=context.throttle,
     )
-    return TokenOut(access_token=token.access_token, expires_in=token.expires_in)
+    return _token_out(pair)
+
+
+@router.post("/refresh", response_model=TokenOut, responses=responses(_401="Invalid refresh token"))
+async def refresh(body: RefreshRequest, context: Context) -> TokenOut:
+    """Trade a refresh token for a new pair; the old refresh token stops working."""
+    backends = context.backends
+    pair = await backends.call(
+        services.refresh_session,
+        body.refresh_token,
+        repo=backends.user_repo,
+        sessions=backends.session_repo,
+        tokens=context.tokens,
+    )
+    return _token_out(pair)
+
+
+@router.post("/logout", status_code=NO_CONTENT, response_class=Response)
+async def logout(session: SessionDep, context: Context) -> None:
+    """Revoke this session: its access and refresh tokens stop working at once."""
+    await context.backends.call(context.backends.session_repo.revoke_session, session.id)
+
+
+@router.post("/logout-all", status_code=NO_CONTENT, response_class=Response)
+async def logout_all(user: CurrentUser, context: Context) -> None:
+    """Revoke every session of the caller, on every device."""
+    await context.backends.call(context.backends.session_repo.revoke_user_sessions, user.id)
 
 
 @router.get("/me", response_model=UserOut)
 async def me(user: CurrentUser) -> User:
     """The account the bearer token belongs to."""
     return user
+
+
+@router.patch("/me", response_model=UserOut)
+async def update_me(body: UserUpdate, user: CurrentUser, context: Context) -> User:
+    """Change the caller's profile."""
+    backends = context.backends
+    return await backends.call(services.update_me, user, body, repo=backends.user_repo)
+
+
+@router.post(
+    "/me/password",
+    status_code=NO_CONTENT,
+    response_class=Response,
+    responses=responses(_403="Current password is wrong"),
+)
+async def change_password(body: PasswordChange, principal: Principal, context: Context) -> None:
+    """Set a new password; every other session is signed out."""
+    user, session = principal
+    backends = context.backends
+    await run_in_threadpool(
+        services.change_password,
+        user,
+        body.current_password,
+        body.new_password,
+        session_id=session.id,
+        repo=backends.user_repo,
+        sessions=backends.session_repo,
+        hasher=context.hasher,
+    )
+
+
+@router.delete(
+    "/me",
+    status_code=NO_CONTENT,
+    response_class=Response,
+    responses=responses(_403="Password is wrong"),
+)
+async def delete_me(body: PasswordConfirmation, user: CurrentUser, context: Context) -> None:
+    """Delete the account with all its projects, files and sessions."""
+    backends = context.backends
+    await run_in_threadpool(
+        services.delete_account,
+        user,
+        body.password,
+        repo=backends.user_repo,
+        sessions=backends.session_repo,
+        project_repo=backends.project_repo,
+        file_repo=backends.file_repo,
+        storage=backends.file_storage,
+        hasher=context.hasher,
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, EmailStr, Field
+from pydantic import BeforeValidator, EmailStr, Field
 
 from app.routers.common import Schema
 
@@ -33,7 +33,26 @@ class UserOut(Schema):
     created_at: datetime
 
 
-class TokenOut(BaseModel):
+class UserUpdate(Schema):
+    full_name: str | None = Field(None, max_length=200)
+
+
+class PasswordChange(Schema):
+    current_password: str = Field(max_length=1024)
+    new_password: Password
+
+
+class PasswordConfirmation(Schema):
+    password: str = Field(max_length=1024)
+
+
+class RefreshRequest(Schema):
+    refresh_token: str = Field(min_length=1, max_length=512)
+
+
+class TokenOut(Schema):
     access_token: str
     token_type: str = "bearer"  # noqa: S105
     expires_in: int = Field(description="Seconds until the access token expires.")
+    refresh_token: str
+    refresh_expires_in: int = Field(description="Seconds until the refresh token expires.")

@@ -1,12 +1,38 @@
-"""Registration and login, as plain functions a notebook or a test calls directly."""
+"""Accounts, logins and sessions, as plain functions a notebook or a test calls directly."""
 
 from __future__ import annotations
 
-from app.core.security import AccessToken, AccessTokens, PasswordHasher, default_hasher
-from app.errors import InvalidCredentials
-from app.models import User
-from app.repositories.base import UserRepository
-from app.routers.auth.interface import UserRegister, normalise_email
+from dataclasses import dataclass
+from datetime import timedelta
+
+from app.core.security import (
+    AccessTokens,
+    PasswordHasher,
+    default_hasher,
+    hash_refresh_token,
+    new_refresh_token,
+)
+from app.errors import InvalidCredentials, InvalidToken, PasswordMismatch
+from app.models import RefreshToken, Session, User, new_id, utc_now
+from app.repositories.base import (
+    FileRepository,
+    ProjectRepository,
+    SessionRepository,
+    UserRepository,
+)
+from app.routers.auth.interface import UserRegister, UserUpdate, normalise_email
+from app.routers.auth.throttle import LoginThrottle
+from app.routers.projects.services import delete_project
+from app.storage.base import FileStorage
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    expires_in: int
+    refresh_token: str
+    refresh_expires_in: int
+    token_type: str = "bearer"  # noqa: S105
 
 
 def register_user(
@@ -34,14 +60,160 @@ def authenticate(
     return user
 
 
+def _pair(user: User, session: Session, refresh: str, tokens: AccessTokens) -> TokenPair:
+    access = tokens.issue(user.id, session.id)
+    left = int((session.expires_at - utc_now()).total_seconds())
+    return TokenPair(access.access_token, access.expires_in, refresh, max(left, 0))
+
+
+def start_session(user: User, *, sessions: SessionRepository, tokens: AccessTokens) -> TokenPair:
+    """A new session (token family) for a user who just proved who they are."""
+    now = utc_now()
+    session = Session(
+        id=new_id(),
+        user_id=user.id,
+        created_at=now,
+        expires_at=now + timedelta(seconds=tokens.refresh_lifetime),
+    )
+    raw, token_hash = new_refresh_token()
+    sessions.add_session(
+        session,
+        RefreshToken(
+            token_hash=token_hash,
+            session_id=session.id,
+            user_id=user.id,
+            expires_at=session.expires_at,
+        ),
+    )
+    return _pair(user, session, raw, tokens)
+
+
 def login(
     email: str,
     password: str,
     *,
+    client_address: str | None = None,
     repo: UserRepository,
+    sessions: SessionRepository,
     hasher: PasswordHasher,
     tokens: AccessTokens,
-) -> AccessToken:
-    """Exchange credentials for an access token."""
-    user = authenticate(email, password, repo=repo, hasher=hasher)
-    return tokens.issue(user.id)
+    throttle: LoginThrottle | None = None,
+) -> TokenPair:
+    """Exchange credentials for an access and a refresh token, within the throttle's limits."""
+    account = normalise_email(email)
+    if throttle is not None:
+        throttle.check(account, client_address)
+    try:
+        user = authenticate(account, password, repo=repo, hasher=hasher)
+    except InvalidCredentials:
+        if throttle is not None:
+            throttle.failed(account, client_address)
+        raise
+    if throttle is not None:
+        throttle.succeeded(account)
+    return start_session(user, sessions=sessions, tokens=tokens)
+
+
+def refresh_session(
+    refresh_token: str,
+    *,
+    repo: UserRepository,
+    sessions: SessionRepository,
+    tokens: AccessTokens,
+) -> TokenPair:
+    """Rotate a refresh token. Presenting one that was already rotated means it was copied:
+    the whole session is revoked, so neither the thief nor the owner can use it further."""
+    token, first_use = sessions.use_refresh_token(hash_refresh_token(refresh_token))
+    if token is None:
+        raise InvalidToken("Invalid refresh token")
+    if not first_use:
+        sessions.revoke_session(token.session_id)
+        raise InvalidToken("Refresh token already used; the session has been revoked")
+    session = sessions.get_session(token.session_id)
+    now = utc_now()
+    if session is None or session.revoked or min(session.expires_at, token.expires_at) <= now:
+        raise InvalidToken("Session expired or revoked")
+    user = repo.get_user(session.user_id)
+    if user is None or not user.is_active:
+        raise InvalidToken()
+    raw, token_hash = new_refresh_token()
+    sessions.add_refresh_token(
+        RefreshToken(
+            token_hash=token_hash,
+            session_id=session.id,
+            user_id=user.id,
+            expires_at=session.expires_at,
+        )
+    )
+    return _pair(user, session, raw, tokens)
+
+
+def authorize(
+    access_token: str,
+    *,
+    repo: UserRepository,
+    sessions: SessionRepository,
+    tokens: AccessTokens,
+) -> tuple[User, Session]:
+    """The user and live session an access token speaks for: a revoked session's tokens stop
+    working at once, not when they expire."""
+    claims = tokens.claims(access_token)
+    session = sessions.get_session(claims.session_id)
+    if session is None or session.revoked or session.user_id != claims.user_id:
+        raise InvalidToken()
+    user = repo.get_user(claims.user_id)
+    if user is None or not user.is_active:
+        raise InvalidToken()
+    return user, session
+
+
+def update_me(user: User, data: UserUpdate, *, repo: UserRepository) -> User:
+    """Change the profile fields that were sent."""
+    return repo.update_user(user.model_copy(update=data.model_dump(exclude_unset=True)))
+
+
+def _confirm_password(user: User, password: str, hasher: PasswordHasher) -> None:
+    valid, _ = hasher.verify_and_update(password, user.password_hash)
+    if not valid:
+        raise PasswordMismatch()
+
+
+def change_password(
+    user: User,
+    current_password: str,
+    new_password: str,
+    *,
+    session_id: str,
+    repo: UserRepository,
+    sessions: SessionRepository,
+    hasher: PasswordHasher,
+) -> None:
+    """Set a new password and sign out every other session: whoever knew the old password
+    loses access, the caller keeps theirs."""
+    _confirm_password(user, current_password, hasher)
+    repo.update_user(user.model_copy(update={"password_hash": hasher.hash(new_password)}))
+    sessions.revoke_user_sessions(user.id, keep=session_id)
+
+
+def delete_account(
+    user: User,
+    password: str,
+    *,
+    repo: UserRepository,
+    sessions: SessionRepository,
+    project_repo: ProjectRepository,
+    file_repo: FileRepository,
+    storage: FileStorage,
+    hasher: PasswordHasher,
+) -> None:
+    """Delete the user with everything they own: sessions are revoked first so nothing new
+    happens meanwhile, the user record goes last so a failure can be retried by logging in."""
+    _confirm_password(user, password, hasher)
+    sessions.revoke_user_sessions(user.id)
+    while page := project_repo.get_projects_by_user(user.id, limit=100).items:
+        for project in page:
+            delete_project(
+                project.id, owner=user, repo=project_repo, file_repo=file_repo, storage=storage
+            )
+    sessions.delete_user_sessions(user.id)
+    repo.delete_user(user.id)

@@ -1,8 +1,10 @@
-"""An app per test, driven over HTTP by Starlette's TestClient, on each backend stack."""
+"""An app per test, driven over HTTP by Starlette's TestClient, on each backend stack (a plugin
+of every suite that speaks HTTP: api, security, reliability)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,13 +15,15 @@ from app.main import create_app
 from tests.conftest import API_STACKS, SettingsFactory
 
 PASSWORD = "correct horse battery"
+LIMIT = 64 * 1024
+"""MAX_UPLOAD_BYTES of these apps: small, so limits are cheap to cross."""
 Headers = dict[str, str]
 
 
 @pytest.fixture(params=API_STACKS, ids=lambda stack: "+".join(stack))
 def settings(request: pytest.FixtureRequest, make_settings: SettingsFactory) -> Settings:
     database, storage = request.param
-    return make_settings(database=database, storage=storage, MAX_UPLOAD_BYTES=64 * 1024)
+    return make_settings(database=database, storage=storage, MAX_UPLOAD_BYTES=LIMIT)
 
 
 @pytest.fixture
@@ -71,7 +75,45 @@ def bob(user_factory: Callable[[str], Headers]) -> Headers:
 
 @pytest.fixture
 def project_id(client: TestClient, alice: Headers) -> str:
-    response = client.post("/api/v1/projects", json={"name": "Apollo"}, headers=alice)
-    assert response.status_code == 201
-    project: str = response.json()["id"]
+    project: str = create_project(client, alice, "Apollo")["id"]  # type: ignore[assignment]
     return project
+
+
+def files_url(project_id: str, suffix: str = "") -> str:
+    return f"/api/v1/projects/{project_id}/files{suffix}"
+
+
+def upload(
+    client: TestClient,
+    headers: Headers,
+    project_id: str,
+    name: str,
+    data: bytes,
+    content_type: str = "text/plain",
+) -> dict[str, object]:
+    response = client.post(
+        files_url(project_id), files={"file": (name, data, content_type)}, headers=headers
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, object] = response.json()
+    return body
+
+
+def stored_state(context: AppContext, settings: Settings) -> tuple[list[str], list[str]]:
+    """Every storage key, and every file on disk (temp files included) for local storage."""
+    keys = list(context.backends.file_storage.list_keys())
+    root = Path(settings.LOCAL_STORAGE_PATH)
+    on_disk = sorted(str(p) for p in root.rglob("*") if p.is_file()) if root.exists() else []
+    return keys, on_disk
+
+
+NOT_FOUND = {"detail": "Project not found"}
+
+
+def create_project(
+    client: TestClient, headers: Headers, name: str, **extra: object
+) -> dict[str, object]:
+    response = client.post("/api/v1/projects", json={"name": name, **extra}, headers=headers)
+    assert response.status_code == 201, response.text
+    body: dict[str, object] = response.json()
+    return body
