@@ -39,5 +39,6 @@ class UrlSigner:
     ) -> None:
         """Raise InvalidSignature unless the link was signed for exactly this request."""
         expected = self._signature(method, key, expires, filename or "")
-        if not hmac.compare_digest(expected, signature) or expires < time.time():
+        # Bytes: compare_digest refuses non-ASCII str, and a forged link may carry any text.
+        if not hmac.compare_digest(expected.encode(), signature.encode()) or expires < time.time():
             raise InvalidSignature()
