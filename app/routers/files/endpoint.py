@@ -48,7 +48,11 @@ async def upload_file(
     )
 
 
-@router.get("", response_model=PageOut[FileOut], responses=NOT_FOUND)
+@router.get(
+    "",
+    response_model=PageOut[FileOut],
+    responses=responses(_400="Bad cursor", _404="No such project, or not yours"),
+)
 async def list_files(
     project_id: str, user: CurrentUser, context: Context, limit: Limit = 20, cursor: Cursor = None
 ) -> PageOut[FileOut]:
