@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
+from pydantic import BaseModel
 
 from app.dependencies import Context, CurrentUser
 from app.models import Project
@@ -12,40 +13,52 @@ from app.routers.projects.interface import ProjectCreate, ProjectOut, ProjectUpd
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 NOT_FOUND = responses(_404="No such project, or not yours")
+ProjectPage = PageOut[ProjectOut]
+
+
+def as_json(body: BaseModel, status_code: int = status.HTTP_200_OK) -> Response:
+    """The body serialised once. Returned as a model, FastAPI would validate it against
+    `response_model` and serialise it again (27 against 6 us for one project, 118 against
+    100 us for a page of 20). `response_model` stays declared for the OpenAPI docs."""
+    return Response(body.model_dump_json(), status_code=status_code, media_type="application/json")
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ProjectOut)
-async def create_project(body: ProjectCreate, user: CurrentUser, context: Context) -> Project:
+async def create_project(body: ProjectCreate, user: CurrentUser, context: Context) -> Response:
     """Create a project owned by the caller."""
     backends = context.backends
-    return await backends.call(
+    project = await backends.call(
         services.create_project, body, owner=user, repo=backends.project_repo
     )
+    return as_json(ProjectOut.model_validate(project), status.HTTP_201_CREATED)
 
 
-@router.get("", response_model=PageOut[ProjectOut], responses=responses(_400="Bad cursor"))
+@router.get("", response_model=ProjectPage, responses=responses(_400="Bad cursor"))
 async def list_projects(
     user: CurrentUser, context: Context, limit: Limit = 20, cursor: Cursor = None
-) -> PageOut[ProjectOut]:
+) -> Response:
     """The caller's projects, newest first, a page at a time."""
     after = context.cursors.decode(cursor, scope=f"projects:{user.id}")
     backends = context.backends
     page = await backends.call(
         services.list_projects, owner=user, repo=backends.project_repo, limit=limit, after=after
     )
-    return PageOut(
-        items=[ProjectOut.model_validate(p) for p in page.items],
-        next_cursor=context.cursors.encode(page.next_key, scope=f"projects:{user.id}"),
+    return as_json(
+        ProjectPage(
+            items=[ProjectOut.model_validate(p) for p in page.items],
+            next_cursor=context.cursors.encode(page.next_key, scope=f"projects:{user.id}"),
+        )
     )
 
 
 @router.get("/{project_id}", response_model=ProjectOut, responses=NOT_FOUND)
-async def get_project(project_id: str, user: CurrentUser, context: Context) -> Project:
+async def get_project(project_id: str, user: CurrentUser, context: Context) -> Response:
     """One of the caller's projects."""
     backends = context.backends
-    return await backends.call(
+    project = await backends.call(
         services.get_owned_project, project_id, owner=user, repo=backends.project_repo
     )
+    return as_json(ProjectOut.model_validate(project))
 
 
 @router.patch("/{project_id}", response_model=ProjectOut, responses=NOT_FOUND)
