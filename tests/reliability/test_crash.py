@@ -5,6 +5,7 @@ lets the upload in flight finish and releases the database."""
 from __future__ import annotations
 
 import hashlib
+import json
 import signal
 import threading
 import time
@@ -41,8 +42,8 @@ def settings_env(tmp_path: Path, **extra: object) -> dict[str, str]:
     )
 
 
-def start(tmp_path: Path, **extra: object) -> Server:
-    server = Server(tmp_path, settings_env(tmp_path, **extra), log=tmp_path / "server.log")
+def start(tmp_path: Path, *args: str, **extra: object) -> Server:
+    server = Server(tmp_path, settings_env(tmp_path, **extra), args, log=tmp_path / "server.log")
     server.wait_ready()
     return server
 
@@ -152,7 +153,7 @@ def test_kills_mid_upload_leave_no_visible_file_and_a_graceful_stop_finishes_one
     assert len(leftovers) == 1
 
     # 3. Start-up removes temp files older than the threshold (0 here), and nothing is listed.
-    server = start(tmp_path, TEMP_FILE_MAX_AGE_SECONDS=0)
+    server = start(tmp_path, "--access-log", TEMP_FILE_MAX_AGE_SECONDS=0, LOG_FORMAT="json")
     headers = log_in(server.base_url)
     files_url = f"{server.base_url}{API}/projects/{project_id}/files"
     assert temp_files(tmp_path) == []
@@ -171,7 +172,12 @@ def test_kills_mid_upload_leave_no_visible_file_and_a_graceful_stop_finishes_one
     assert finishing.response.status_code == 201
     # uvicorn re-raises SIGTERM once its shutdown (lifespan included) has completed.
     assert server.process.wait(timeout=30) in {0, -signal.SIGTERM}
-    assert "Application shutdown complete" in (tmp_path / "server.log").read_text()
+    lines = (tmp_path / "server.log").read_text().splitlines()
+    entries = [json.loads(line) for line in lines if line.startswith("{")]
+    assert any(e["message"] == "Application shutdown complete." for e in entries)
+    access = [e for e in entries if e["logger"] == "uvicorn.access"]
+    [upload] = [e for e in access if "POST" in e["message"] and "/files" in e["message"]]
+    assert " 201" in upload["message"] and len(upload["request_id"]) == 32
 
     # The database file was released and holds exactly the one finished upload.
     settings = Settings(_env_file=None, **settings_env(tmp_path))  # type: ignore[arg-type]
