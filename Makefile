@@ -2,7 +2,7 @@
 # Only Python 3.11+ and make are needed: uv is installed with pip when it is missing.
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: run test setup uv lint format clean notebook run-aws
+.PHONY: run test setup uv lint format clean notebook run-aws bench
 
 uv:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || \
@@ -48,3 +48,11 @@ run-aws: setup
 	AWS_AUTO_CREATE=true AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing \
 	AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing \
 	$(UV) run hangar serve
+
+# A short `hangar bench` (under two minutes): memory, sqlite and duckdb over local files, both
+# modes, sqlite with 1 and 2 workers, and a 256 MiB file for the memory test. The full run
+# behind docs/performance.md is `uv run hangar bench` with its defaults (1 GiB, 10,000 projects).
+bench: uv
+	$(UV) sync --frozen --all-groups --extra bench
+	$(UV) run hangar bench --users 20 --projects 2000 --requests 4000 --seconds 2 --files 40 \
+		--big-file-mib 256

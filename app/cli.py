@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from pydantic import ValidationError
 
+from app.bench.command import bench
 from app.core.config import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -164,6 +165,9 @@ def doctor(
     )
     if not report.clean:
         raise typer.Exit(1)
+
+
+cli.command()(bench)
 
 
 def main() -> None:

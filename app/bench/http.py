@@ -1,0 +1,221 @@
+"""The HTTP mode: `hangar serve` in a temporary folder, driven by the `load` client process,
+every figure also a ratio to the reference app measured the same way in the same run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from app.bench import workload as w
+from app.bench.load import Job, Outcome, request_bytes
+from app.bench.report import Report, Result, summarise
+from app.bench.servers import free_port, hangar_command, reference_command, running, stack_env
+
+API = "/api/v1"
+Log = Callable[[str], None]
+
+
+class LoadRunner:
+    """Runs one load job in a separate process against one port."""
+
+    def __init__(self, folder: Path, port: int, workload: w.Workload) -> None:
+        self.folder = folder
+        self.port = port
+        self.workload = workload
+
+    def run(
+        self,
+        requests: list[bytes],
+        count: int,
+        *,
+        connections: int | None = None,
+        keep_bodies: bool = False,
+        seconds: float | None = None,
+    ) -> Outcome:
+        job = Job(
+            port=self.port,
+            requests=requests,
+            count=count,
+            connections=connections or self.workload.concurrency,
+            seconds=seconds or self.workload.seconds,
+            keep_bodies=keep_bodies,
+        )
+        name = uuid.uuid4().hex
+        job_path, result_path = self.folder / f"{name}.job", self.folder / f"{name}.json"
+        job_path.write_text(job.to_json())
+        subprocess.run(  # noqa: S603
+            [sys.executable, "-m", "app.bench.load", str(job_path), str(result_path)],
+            check=True,
+            timeout=job.seconds + 120,
+        )
+        fields = json.loads(result_path.read_text())
+        job_path.unlink()
+        result_path.unlink()
+        return Outcome(**fields)
+
+
+def _errors(outcome: Outcome) -> int:
+    return sum(n for status, n in outcome.statuses.items() if not status.startswith("2"))
+
+
+def _bodies(outcome: Outcome) -> dict[int, dict[str, object]]:
+    """Parsed JSON bodies of successful requests, by request index."""
+    parsed = {int(i): json.loads(body) for i, body in outcome.bodies.items()}
+    return {
+        i: body for i, body in parsed.items() if isinstance(body, dict) and "detail" not in body
+    }
+
+
+def multipart(filename: str, content: bytes) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+        f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+    ).encode()
+    return head + content + f"\r\n--{boundary}--\r\n".encode(), (
+        f"multipart/form-data; boundary={boundary}"
+    )
+
+
+def measure_reference(folder: Path, workload: w.Workload) -> Result:
+    port = free_port()
+    env = stack_env(w.Stack("memory", "memory"), folder, None)
+    with running(reference_command(port), port=port, ready_path="/", folder=folder, env=env):
+        load = LoadRunner(folder, port, workload)
+        load.run([request_bytes("GET", "/")], 200)  # warm-up
+        outcome = load.run([request_bytes("GET", "/")], workload.requests)
+    return summarise("http", "bare FastAPI", w.REFERENCE, outcome.latencies, outcome.elapsed)
+
+
+def measure_stack(
+    stack: w.Stack,
+    folder: Path,
+    workload: w.Workload,
+    reference: Result,
+    aws_endpoint: str | None,
+    log: Log,
+) -> list[Result]:
+    """Every operation against one server, in an order where each seeds the next."""
+    port = free_port()
+    folder.mkdir(parents=True, exist_ok=True)
+    env = stack_env(stack, folder, aws_endpoint, MAX_UPLOAD_BYTES=str(4 * w.MIB))
+    command = hangar_command(port, stack.workers)
+    results: list[Result] = []
+
+    def record(operation: str, outcome: Outcome) -> None:
+        result = summarise(
+            "http", stack.label, operation, outcome.latencies, outcome.elapsed, _errors(outcome)
+        )
+        result.ratio = round(result.ops_per_s / reference.ops_per_s, 3)
+        results.append(result)
+        log(f"  {stack.label} {operation}: {result.ops_per_s:,.0f}/s x{result.ratio:.2f}")
+
+    with running(command, port=port, ready_path=f"{API}/health", folder=folder, env=env):
+        load = LoadRunner(folder, port, workload)
+        json_type = "application/json"
+        users = range(workload.users)
+        registers = [
+            request_bytes(
+                "POST",
+                f"{API}/auth/register",
+                body=json.dumps({"email": w.email(i), "password": w.PASSWORD}).encode(),
+                content_type=json_type,
+            )
+            for i in users
+        ]
+        record(w.REGISTER, load.run(registers, len(registers)))
+
+        logins = [
+            request_bytes(
+                "POST",
+                f"{API}/auth/login",
+                body=f"username={w.email(i)}&password={w.PASSWORD}".encode(),
+                content_type="application/x-www-form-urlencoded",
+            )
+            for i in users
+        ]
+        # One connection: login is a latency target, compared with one password verification.
+        outcome = load.run(logins, len(logins), connections=1, keep_bodies=True)
+        record(w.LOGIN, outcome)
+        auth = [
+            {"Authorization": f"Bearer {body['access_token']}"}
+            for _, body in sorted(_bodies(outcome).items())
+        ]
+        if len(auth) < workload.users:
+            raise RuntimeError(f"{stack.label}: only {len(auth)} of {workload.users} logins")
+
+        creates = [
+            request_bytes(
+                "POST",
+                f"{API}/projects",
+                headers=auth[i % len(auth)],
+                body=json.dumps({"name": f"Project {i}", "description": "benchmark"}).encode(),
+                content_type=json_type,
+            )
+            for i in range(workload.projects)
+        ]
+        outcome = load.run(creates, len(creates), keep_bodies=True)
+        record(w.CREATE_PROJECT, outcome)
+        projects = [(i % len(auth), str(b["id"])) for i, b in sorted(_bodies(outcome).items())]
+        rest = creates[len(outcome.latencies) :]
+        if rest:  # the timed run stopped early: seed the rest untimed, so lists see them all
+            load.run(rest, len(rest), seconds=w.SEED_SECONDS)
+
+        gets = [
+            request_bytes("GET", f"{API}/projects/{pid}", headers=auth[user])
+            for user, pid in projects[:2000]
+        ]
+        record(w.GET_PROJECT, load.run(gets, workload.requests))
+        lists = [
+            request_bytes("GET", f"{API}/projects?limit={w.PAGE_SIZE}", headers=header)
+            for header in auth
+        ]
+        record(w.LIST_PROJECTS, load.run(lists, workload.requests))
+
+        body, content_type = multipart("bench.bin", w.file_bytes())
+        targets = [projects[i % len(projects)] for i in range(min(workload.files, 8))]
+        uploads = [
+            request_bytes(
+                "POST",
+                f"{API}/projects/{pid}/files",
+                headers=auth[user],
+                body=body,
+                content_type=content_type,
+            )
+            for user, pid in targets
+        ]
+        outcome = load.run(uploads, workload.files, keep_bodies=True)
+        record(w.UPLOAD, outcome)
+        files = [
+            (
+                auth[targets[i % len(targets)][0]],
+                f"{API}/projects/{b['project_id']}/files/{b['id']}",
+            )
+            for i, b in sorted(_bodies(outcome).items())
+        ]
+        downloads = [request_bytes("GET", f"{path}/content", headers=h) for h, path in files]
+        record(w.DOWNLOAD, load.run(downloads, workload.files))
+        presigns = [request_bytes("GET", f"{path}/url", headers=h) for h, path in files]
+        record(w.PRESIGN, load.run(presigns, workload.requests))
+    return results
+
+
+def run_http(
+    stacks: list[w.Stack],
+    folder: Path,
+    workload: w.Workload,
+    report: Report,
+    aws_endpoint: str | None,
+    log: Log,
+) -> None:
+    reference = measure_reference(folder / "reference", workload)
+    report.results.append(reference)
+    log(f"  bare FastAPI route: {reference.ops_per_s:,.0f}/s")
+    for stack in stacks:
+        report.results += measure_stack(
+            stack, folder / stack.label.replace(" ", "-"), workload, reference, aws_endpoint, log
+        )

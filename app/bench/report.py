@@ -1,0 +1,179 @@
+"""Results as rich tables (one per operation), JSON, and a PNG chart to look at."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from app.bench.workload import OPERATIONS, REFERENCE
+
+
+@dataclass
+class Result:
+    """One operation on one stack in one mode; `ratio` is ops/s over the reference's (HTTP),
+    `aws_calls` AWS requests per operation by AWS API name (service mode, AWS stacks)."""
+
+    mode: str
+    stack: str
+    operation: str
+    count: int
+    seconds: float
+    ops_per_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: int = 0
+    ratio: float | None = None
+    aws_calls: dict[str, float] = field(default_factory=dict)
+    capacity_units: float | None = None
+
+
+@dataclass
+class MemoryResult:
+    """Peak server RSS growth while a large file goes up and then down, with throughputs."""
+
+    storage: str
+    size_mib: int
+    baseline_rss_mib: float
+    peak_growth_mib: float
+    upload_mb_s: float
+    download_mb_s: float
+    copy_mb_s: float
+
+
+@dataclass
+class Report:
+    results: list[Result] = field(default_factory=list)
+    memory: list[MemoryResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    baselines: dict[str, float] = field(default_factory=dict)
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+
+def summarise(
+    mode: str, stack: str, operation: str, latencies: list[float], elapsed: float, errors: int = 0
+) -> Result:
+    """Throughput and latency percentiles of one measured run (latencies in seconds)."""
+    ordered = sorted(latencies)
+    count = len(ordered)
+
+    def percentile(q: float) -> float:
+        return ordered[min(count - 1, int(q * count))] * 1000 if ordered else 0.0
+
+    return Result(
+        mode=mode,
+        stack=stack,
+        operation=operation,
+        count=count,
+        seconds=round(elapsed, 3),
+        ops_per_s=round(count / elapsed, 1) if elapsed > 0 else 0.0,
+        p50_ms=round(statistics.median(ordered) * 1000, 3) if ordered else 0.0,
+        p99_ms=round(percentile(0.99), 3),
+        errors=errors,
+    )
+
+
+def print_report(report: Report, console: Console | None = None) -> None:
+    console = console or Console()
+    for operation in (REFERENCE, *OPERATIONS):
+        rows = [r for r in report.results if r.operation == operation]
+        if not rows:
+            continue
+        table = Table(title=operation, title_justify="left")
+        for column in ("mode", "stack", "ops/s", "p50 ms", "p99 ms", "x reference", "n", "errors"):
+            table.add_column(column, justify="left" if column in {"mode", "stack"} else "right")
+        with_aws = any(r.aws_calls for r in rows)
+        if with_aws:
+            table.add_column("AWS requests per op")
+            table.add_column("capacity units", justify="right")
+        for r in rows:
+            cells = [
+                r.mode,
+                r.stack,
+                f"{r.ops_per_s:,.0f}",
+                f"{r.p50_ms:.2f}",
+                f"{r.p99_ms:.2f}",
+                "" if r.ratio is None else f"{r.ratio:.2f}",
+                str(r.count),
+                str(r.errors) if r.errors else "",
+            ]
+            if with_aws:
+                calls = ", ".join(f"{name} {n:g}" for name, n in sorted(r.aws_calls.items()))
+                units = "" if r.capacity_units is None else f"{r.capacity_units:g}"
+                cells += [calls, units]
+            table.add_row(*cells)
+        console.print(table)
+    if report.memory:
+        table = Table(
+            title="large file over HTTP: server memory and throughput", title_justify="left"
+        )
+        for column in (
+            "storage",
+            "MiB",
+            "baseline RSS MiB",
+            "peak growth MiB",
+            "upload MB/s",
+            "download MB/s",
+            "file copy MB/s",
+        ):
+            table.add_column(column, justify="left" if column == "storage" else "right")
+        for m in report.memory:
+            table.add_row(
+                m.storage,
+                str(m.size_mib),
+                f"{m.baseline_rss_mib:.0f}",
+                f"{m.peak_growth_mib:.1f}",
+                f"{m.upload_mb_s:.0f}",
+                f"{m.download_mb_s:.0f}",
+                f"{m.copy_mb_s:.0f}",
+            )
+        console.print(table)
+    for name, value in report.baselines.items():
+        console.print(f"{name}: {value:g}")
+    for note in report.notes:
+        console.print(f"note: {note}")
+
+
+def save_chart(report: Report, path: Path) -> str | None:
+    """One panel per mode, operations grouped, one bar per stack (ops/s, log scale). Returns a
+    note instead when matplotlib (the optional `bench` extra) is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "no chart: install the bench extra (uv sync --extra bench) for matplotlib"
+    modes = [m for m in ("service", "http") if any(r.mode == m for r in report.results)]
+    if not modes:
+        return None
+    figure, axes = plt.subplots(len(modes), 1, figsize=(12, 4.5 * len(modes)), squeeze=False)
+    for axis, mode in zip(axes[:, 0], modes, strict=True):
+        rows = [r for r in report.results if r.mode == mode]
+        operations = [o for o in (REFERENCE, *OPERATIONS) if any(r.operation == o for r in rows)]
+        stacks = list(dict.fromkeys(r.stack for r in rows if r.operation != REFERENCE))
+        width = 0.8 / max(1, len(stacks))
+        for i, stack in enumerate(stacks):
+            values = {r.operation: r.ops_per_s for r in rows if r.stack == stack}
+            xs = [j + i * width for j, o in enumerate(operations) if o in values]
+            axis.bar(xs, [values[o] for o in operations if o in values], width, label=stack)
+        reference = [r.ops_per_s for r in rows if r.operation == REFERENCE]
+        if reference:
+            axis.axhline(reference[0], color="grey", linestyle="--", label="bare FastAPI route")
+        axis.set_xticks([j + 0.4 - width / 2 for j in range(len(operations))], operations)
+        axis.set_yscale("log")
+        axis.set_ylabel("operations per second")
+        axis.set_title(f"{mode} mode")
+        axis.legend(fontsize="small", ncols=2)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return None

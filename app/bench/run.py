@@ -1,0 +1,103 @@
+"""One bench run: expand the stacks, start moto when an AWS stack needs it, run each mode,
+print the tables and save JSON and the chart."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from rich.console import Console
+
+from app.bench import workload as w
+from app.bench.report import Report, print_report, save_chart
+from app.core.config import Settings
+
+Log = Callable[[str], None]
+
+
+def expand(
+    databases: list[str], storages: list[str], workers: list[int], report: Report
+) -> tuple[list[w.Stack], list[w.Stack]]:
+    """Service stacks (every database x storage) and HTTP stacks: the same, plus each extra
+    worker count where several processes can share the data (not duckdb or memory)."""
+    service = [w.Stack(db, storage) for db in databases for storage in storages]
+    http = list(service)
+    for count in (n for n in workers if n > 1):
+        for stack in service:
+            if stack.database in w.SINGLE_PROCESS_DATABASES or stack.storage == "memory":
+                report.notes.append(
+                    f"{stack.label}: one process only, not run with {count} workers"
+                )
+            else:
+                http.append(w.Stack(stack.database, stack.storage, count))
+    return service, http
+
+
+@contextmanager
+def aws(needed: bool, endpoint: str | None, folder: Path) -> Iterator[str | None]:
+    """The given endpoint, else a moto server of our own when an AWS stack is measured."""
+    if not needed or endpoint is not None:
+        yield endpoint
+        return
+    from app.bench.servers import moto_server
+
+    with moto_server(folder / "moto") as started:
+        yield started
+
+
+def run_bench(
+    *,
+    modes: list[str],
+    databases: list[str],
+    storages: list[str],
+    workers: list[int],
+    workload: w.Workload,
+    memory_storages: list[str],
+    big_file_mib: int,
+    out: Path,
+    aws_endpoint: str | None,
+    console: Console,
+) -> Report:
+    report = Report()
+
+    def log(line: str) -> None:
+        console.print(line, style="dim", highlight=False)
+
+    service_stacks, http_stacks = expand(databases, storages, workers, report)
+    needs_aws = any(s.uses_aws for s in service_stacks) or "s3" in memory_storages
+    settings = Settings(_env_file=None)
+    with ExitStack() as stack:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hangar-bench-")))
+        endpoint = stack.enter_context(aws(needs_aws, aws_endpoint, folder))
+        if "service" in modes:
+            from app.bench.service import password_verify_ms, run_service
+
+            console.rule("service mode: the services called directly")
+            report.baselines["argon2id verify ms"] = password_verify_ms(settings)
+            run_service(service_stacks, folder / "service", workload, report, endpoint, log)
+        if "http" in modes:
+            from app.bench.http import run_http
+
+            console.rule("HTTP mode: hangar serve driven by a separate client process")
+            run_http(http_stacks, folder / "http", workload, report, endpoint, log)
+        if memory_storages:
+            from app.bench.memory import measure_storage
+
+            console.rule(f"memory: a {big_file_mib} MiB file up and down over HTTP")
+            for storage in memory_storages:
+                target = folder / "memory" / storage
+                report.memory.append(measure_storage(storage, target, big_file_mib, endpoint, log))
+    report.baselines.update(
+        {
+            "argon2id memory KiB": settings.ARGON2_MEMORY_KIB,
+            "argon2id time cost": settings.ARGON2_TIME_COST,
+            "argon2id parallelism": settings.ARGON2_PARALLELISM,
+        }
+    )
+    print_report(report, console)
+    report.save(out / "bench.json")
+    note = save_chart(report, out / "bench.png")
+    console.print(note or f"saved {out / 'bench.json'} and {out / 'bench.png'}")
+    return report

@@ -1,0 +1,40 @@
+"""`hangar bench` at a tiny size: both modes and the memory test run and report every figure.
+The performance targets are read from a full run's output, never asserted here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from app.bench.workload import OPERATIONS, REFERENCE
+from app.cli import cli
+
+
+def test_bench_reports_every_operation_in_both_modes(tmp_path: Path) -> None:
+    tiny = ["--users", "2", "--projects", "20", "--requests", "40", "--files", "2"]
+    result = CliRunner().invoke(
+        cli,
+        [
+            "bench",
+            *("--db", "memory", "--storage", "memory", "--workers", "1"),
+            *("--memory", "local", "--big-file-mib", "4", "--out", str(tmp_path), *tiny),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "bench.json").read_text())
+    for mode in ("service", "http"):
+        figures = {r["operation"]: r for r in report["results"] if r["mode"] == mode}
+        assert set(OPERATIONS) <= set(figures), mode
+        for operation in OPERATIONS:
+            row = figures[operation]
+            assert row["errors"] == 0, row
+            assert row["count"] > 0 and row["ops_per_s"] > 0 and row["p50_ms"] > 0, row
+    reference = [r for r in report["results"] if r["operation"] == REFERENCE]
+    assert reference and reference[0]["ops_per_s"] > 0
+    http = [r for r in report["results"] if r["mode"] == "http" and r["operation"] != REFERENCE]
+    assert all(r["ratio"] > 0 for r in http)
+    (memory,) = report["memory"]
+    assert memory["upload_mb_s"] > 0 and memory["download_mb_s"] > 0 and memory["copy_mb_s"] > 0
+    assert "login" in result.output and "x reference" in result.output
