@@ -167,7 +167,12 @@ def build_storage(settings: Settings) -> FileStorage:
 
 def build_backends(settings: Settings) -> Backends:
     """Everything a request or a notebook needs to reach the data, per the settings."""
-    return Backends.assemble(build_repositories(settings), build_storage(settings))
+    backends = Backends.assemble(build_repositories(settings), build_storage(settings))
+    if settings.DATABASE_MIRROR_TYPE is None and settings.STORAGE_MIRROR_TYPE is None:
+        return backends
+    from app.migration.mirror import attach_mirrors
+
+    return attach_mirrors(backends, settings)
 
 
 @dataclass

@@ -110,6 +110,28 @@ class Settings(BaseSettings):
             )
         return self
 
+    DATABASE_MIRROR_TYPE: DatabaseType | None = Field(
+        None,
+        description="Mirror mode: every write also goes to this database (after the primary); "
+        "reads stay on the primary. Uses that type's own path/endpoint settings.",
+    )
+    STORAGE_MIRROR_TYPE: StorageType | None = Field(
+        None, description="Mirror mode for file bytes, like DATABASE_MIRROR_TYPE."
+    )
+    MIRROR_JOURNAL_PATH: Path = Field(
+        Path("./data/mirror-journal.jsonl"),
+        description="JSON lines of mirror writes that failed, for `hangar migrate` to repair.",
+    )
+
+    @model_validator(mode="after")
+    def _refuse_mirror_of_itself(self) -> Settings:
+        """A mirror of the same type would share the primary's path or tables."""
+        if self.DATABASE_MIRROR_TYPE == self.DATABASE_TYPE:
+            raise ValueError("DATABASE_MIRROR_TYPE must differ from DATABASE_TYPE")
+        if self.STORAGE_MIRROR_TYPE == self.STORAGE_TYPE:
+            raise ValueError("STORAGE_MIRROR_TYPE must differ from STORAGE_TYPE")
+        return self
+
 
 def load_settings(app_env: str | None = None, **overrides: Any) -> Settings:
     """Build settings for a profile: `.env.$APP_ENV` first, real environment variables over it."""

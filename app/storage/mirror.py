@@ -1,0 +1,61 @@
+"""Mirror mode for file bytes: each upload is stored on the primary, then streamed from the
+primary to the mirror; reads come from the primary only. A failed mirror write is logged and
+journaled, never raised, like the mirrored repositories (`app.repositories.mirror`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from app.migration.mirror import Mirrored
+from app.storage.base import FileStorage, Readable
+
+
+class ChunkReader:
+    """`read(size)` over an iterator of chunks, so one storage's download feeds another's
+    upload without holding the whole file."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buffer = b""
+
+    def read(self, size: int = -1, /) -> bytes:
+        while size < 0 or len(self._buffer) < size:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            self._buffer += chunk
+        if size < 0:
+            size = len(self._buffer)
+        data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+
+class MirroredStorage(Mirrored[FileStorage], FileStorage):
+    kind = "bytes"
+
+    def upload_file(self, key: str, content: Readable | bytes) -> int:
+        size = self.primary.upload_file(key, content)
+        self._mirror(
+            "upload",
+            key,
+            lambda storage: storage.upload_file(key, ChunkReader(self.primary.download_file(key))),
+        )
+        return size
+
+    def download_file(self, key: str) -> Iterator[bytes]:
+        return self.primary.download_file(key)
+
+    def delete_file(self, key: str) -> None:
+        self.primary.delete_file(key)
+        self._mirror("delete", key, lambda storage: storage.delete_file(key))
+
+    def generate_presigned_url(
+        self, key: str, expires_in: int = 3600, filename: str | None = None
+    ) -> str:
+        return self.primary.generate_presigned_url(key, expires_in, filename)
+
+    def exists(self, key: str) -> bool:
+        return self.primary.exists(key)
+
+    def list_keys(self, prefix: str = "") -> Iterator[str]:
+        return self.primary.list_keys(prefix)
