@@ -75,7 +75,7 @@ class DoctorReport(BaseModel):
         return not self.problems
 
 
-def _every(fetch: Callable[..., Page[T]]) -> Iterator[T]:
+def every(fetch: Callable[..., Page[T]]) -> Iterator[T]:
     """Every item of a paged listing (`fetch` takes `limit` and `after`)."""
     after: PageKey | None = None
     while True:
@@ -115,7 +115,7 @@ def examine(backends: Backends, *, temp_file_max_age: float) -> DoctorReport:
         elif projects.get_project(project_id) is None:
             gone_projects.add(project_id)
     for project_id in sorted(gone_projects):
-        for record in _every(partial(files.list_files, project_id)):
+        for record in every(partial(files.list_files, project_id)):
             report.records_checked += 1
             report.findings.append(
                 Finding(
@@ -126,9 +126,9 @@ def examine(backends: Backends, *, temp_file_max_age: float) -> DoctorReport:
                     file_id=record.id,
                 )
             )
-    for user in _every(backends.user_repo.list_users):
-        for project in _every(partial(projects.get_projects_by_user, user.id)):
-            for record in _every(partial(files.list_files, project.id)):
+    for user in every(backends.user_repo.list_users):
+        for project in every(partial(projects.get_projects_by_user, user.id)):
+            for record in every(partial(files.list_files, project.id)):
                 report.records_checked += 1
                 # Keys were listed first: a file uploaded since is confirmed, not flagged.
                 if record.storage_key not in keys and not storage.exists(record.storage_key):
