@@ -22,7 +22,10 @@ class DuckDBDatabase(SqlDatabase):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         try:
-            self._connection = duckdb.connect(str(path))
+            # One thread per statement: Hangar runs point reads, small pages and single-row
+            # writes, where DuckDB's parallel operators only add scheduling (3x slower on two
+            # busy cores, docs/performance.md); concurrency comes from the request threads.
+            self._connection = duckdb.connect(str(path), config={"threads": 1})
         except duckdb.IOException as error:
             raise BackendUnavailable(
                 f"Cannot open DuckDB file {path}: {error}. DuckDB allows one process per file; "
