@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -10,6 +11,7 @@ from pydantic import ValidationError
 
 from app.bench.command import bench
 from app.core.config import Settings, get_settings
+from app.migration.command import migrate
 
 if TYPE_CHECKING:
     from app.dependencies import Backends
@@ -30,10 +32,11 @@ def _commands() -> None:
     """Keep `hangar <command>` a group even while it has a single command."""
 
 
-def load_or_exit() -> Settings:
-    """Settings, or a readable list of what is wrong with them and exit code 2."""
+def load_or_exit(load: Callable[[], Settings] = get_settings) -> Settings:
+    """Settings (the process's, or what `load` reads), or a readable list of what is wrong
+    with them and exit code 2."""
     try:
-        return get_settings()
+        return load()
     except ValidationError as error:
         lines = [
             f"  {'.'.join(str(part) for part in e['loc']) or 'settings'}: {e['msg']}"
@@ -168,6 +171,7 @@ def doctor(
 
 
 cli.command()(bench)
+cli.command()(migrate)
 
 
 def main() -> None:
