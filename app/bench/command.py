@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -69,5 +70,5 @@ def bench(
         big_file_mib=big_file_mib,
         out=out,
         aws_endpoint=aws_endpoint,
-        console=Console(),
+        console=Console(width=None if sys.stdout.isatty() else 160),  # tables unsquashed in logs
     )

@@ -3,6 +3,7 @@ print the tables and save JSON and the chart."""
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -37,14 +38,24 @@ def expand(
 
 @contextmanager
 def aws(needed: bool, endpoint: str | None, folder: Path) -> Iterator[str | None]:
-    """The given endpoint, else a moto server of our own when an AWS stack is measured."""
+    """The given endpoint, else a moto server of our own when an AWS stack is measured, with
+    dummy credentials for the service mode's in-process clients while it runs."""
     if not needed or endpoint is not None:
         yield endpoint
         return
-    from app.bench.servers import moto_server
+    from app.bench.servers import DUMMY_AWS, moto_server
 
-    with moto_server(folder / "moto") as started:
-        yield started
+    saved = {name: os.environ.get(name) for name in DUMMY_AWS}
+    os.environ.update(DUMMY_AWS)
+    try:
+        with moto_server(folder / "moto") as started:
+            yield started
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def run_bench(
