@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from app.core.config import Settings
 from app.dependencies import AppContext
 from app.main import create_app
-from tests.conftest import API_STACKS, SettingsFactory
+from tests.conftest import API_STACKS, TEST_BASE_URL, SettingsFactory
 
 PASSWORD = "correct horse battery"
 LIMIT = 64 * 1024
@@ -117,3 +118,11 @@ def create_project(
     assert response.status_code == 201, response.text
     body: dict[str, object] = response.json()
     return body
+
+
+def fetch_link(client: TestClient, url: str) -> httpx.Response:
+    """GET a presigned link with no token: Hangar's own links through the app under test,
+    S3's with a plain HTTP client, as a browser would."""
+    if url.startswith(TEST_BASE_URL):
+        return client.get(url)
+    return httpx.get(url)

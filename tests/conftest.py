@@ -18,7 +18,7 @@ pytest_plugins = ["tests.aws", "tests.client_fixtures"]
 
 DATABASES = ["memory", "duckdb", "sqlite", "dynamodb"]
 STORAGES = ["memory", "local", "s3"]
-API_STACKS = [("duckdb", "local"), ("memory", "memory")]
+API_STACKS = [("duckdb", "local"), ("memory", "memory"), ("dynamodb", "s3")]
 TEST_BASE_URL = "http://testserver"
 
 SettingsFactory = Callable[..., Settings]

@@ -628,7 +628,8 @@ class DynamoLoginAttemptRepository(_DynamoRepository, LoginAttemptRepository):
             except self.client.exceptions.ConditionalCheckFailedException:
                 pass
             window = AttemptWindow(key=key, started_at=now, failures=1)
-            item = {**to_item(window, pk=ATTEMPT_PREFIX + key), **_ttl(now)}
+            # Useless once its window has passed: TTL may delete it from then on.
+            item = {**to_item(window, pk=ATTEMPT_PREFIX + key), **_ttl(now + (now - window_start))}
             try:
                 self.client.put_item(
                     TableName=self.table,

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, ClassVar
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
+from app.core.headers import content_disposition
 from app.errors import BackendUnavailable, BlobNotFound
-from app.routers.downloads import content_disposition
 from app.storage.base import (
     CHUNK_SIZE,
     FileStorage,

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from app.core.config import Settings
 from app.dependencies import AppContext
-from tests.client_fixtures import Headers, files_url, stored_state, upload
+from tests.client_fixtures import Headers, fetch_link, files_url, stored_state, upload
 
 
 def test_upload_returns_metadata_with_size_and_sha256(
@@ -90,7 +90,7 @@ def test_presigned_links_download_without_a_token(
     assert response.status_code == 200
     link = response.json()
     assert set(link) == {"url", "expires_at"}
-    download = client.get(link["url"])
+    download = fetch_link(client, link["url"])
     assert download.status_code == 200
     assert download.content == b"%PDF-1.7 data"
     assert "report.pdf" in download.headers["content-disposition"]

@@ -12,9 +12,9 @@ import pytest
 from boto3.s3.transfer import TransferConfig
 
 from app.core.aws import s3_client
+from app.core.headers import content_disposition
 from app.dependencies import build_storage
 from app.errors import BackendUnavailable
-from app.routers.downloads import content_disposition
 from app.storage.s3 import MIB, S3Storage
 from tests.conftest import SettingsFactory
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.core.config import load_settings
+from app.core.headers import content_disposition
 from app.core.pagination import CursorCodec
 from app.core.security import AccessTokens, PasswordHasher
 from app.errors import (
@@ -28,7 +29,6 @@ from app.repositories.memory import (
 )
 from app.routers.auth.interface import UserRegister
 from app.routers.auth.services import authenticate, login, register_user
-from app.routers.downloads import content_disposition
 from app.routers.files import services as files
 from app.routers.projects import services as projects
 from app.routers.projects.interface import ProjectCreate, ProjectUpdate
