@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
 
@@ -96,9 +96,18 @@ class SqlDatabase(ABC):
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """Run one statement as its own transaction and return its rows."""
 
-    @abstractmethod
+    begin_statement: ClassVar[str] = "BEGIN TRANSACTION"
+
     def execute_script(self, statements: Sequence[str]) -> None:
         """Run several statements in one transaction."""
+        self.execute(self.begin_statement)
+        try:
+            for statement in statements:
+                self.execute(statement)
+            self.execute("COMMIT")
+        except BaseException:
+            self.execute("ROLLBACK")
+            raise
 
     @abstractmethod
     def is_unique_violation(self, error: Exception) -> bool:

@@ -14,6 +14,10 @@ BUSY_TIMEOUT_SECONDS = 30.0
 
 
 class SQLiteDatabase(SqlDatabase):
+    begin_statement = "BEGIN IMMEDIATE"
+    """Takes the write lock up front, so a transaction never has to upgrade a read lock and
+    fail with 'database is locked' halfway through."""
+
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
@@ -42,19 +46,6 @@ class SQLiteDatabase(SqlDatabase):
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return self._connection().execute(sql, params).fetchall()
-
-    def execute_script(self, statements: Sequence[str]) -> None:
-        """BEGIN IMMEDIATE takes the write lock up front, so the transaction never has to
-        upgrade a read lock and fail with 'database is locked' halfway through."""
-        connection = self._connection()
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in statements:
-                connection.execute(statement)
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
 
     def is_unique_violation(self, error: Exception) -> bool:
         return isinstance(error, sqlite3.IntegrityError) and "UNIQUE" in str(error)

@@ -66,6 +66,18 @@ def _pair(user: User, session: Session, refresh: str, tokens: AccessTokens) -> T
     return TokenPair(access.access_token, access.expires_in, refresh, max(left, 0))
 
 
+def _refresh_token_for(session: Session) -> tuple[str, RefreshToken]:
+    """A new refresh token of the session: the raw value for the client, the record to store."""
+    raw, token_hash = new_refresh_token()
+    record = RefreshToken(
+        token_hash=token_hash,
+        session_id=session.id,
+        user_id=session.user_id,
+        expires_at=session.expires_at,
+    )
+    return raw, record
+
+
 def start_session(user: User, *, sessions: SessionRepository, tokens: AccessTokens) -> TokenPair:
     """A new session (token family) for a user who just proved who they are."""
     now = utc_now()
@@ -75,16 +87,8 @@ def start_session(user: User, *, sessions: SessionRepository, tokens: AccessToke
         created_at=now,
         expires_at=now + timedelta(seconds=tokens.refresh_lifetime),
     )
-    raw, token_hash = new_refresh_token()
-    sessions.add_session(
-        session,
-        RefreshToken(
-            token_hash=token_hash,
-            session_id=session.id,
-            user_id=user.id,
-            expires_at=session.expires_at,
-        ),
-    )
+    raw, token = _refresh_token_for(session)
+    sessions.add_session(session, token)
     return _pair(user, session, raw, tokens)
 
 
@@ -136,15 +140,8 @@ def refresh_session(
     user = repo.get_user(session.user_id)
     if user is None or not user.is_active:
         raise InvalidToken()
-    raw, token_hash = new_refresh_token()
-    sessions.add_refresh_token(
-        RefreshToken(
-            token_hash=token_hash,
-            session_id=session.id,
-            user_id=user.id,
-            expires_at=session.expires_at,
-        )
-    )
+    raw, successor = _refresh_token_for(session)
+    sessions.add_refresh_token(successor)
     return _pair(user, session, raw, tokens)
 
 
