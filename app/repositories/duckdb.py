@@ -59,17 +59,6 @@ class DuckDBDatabase(SqlDatabase):
                 time.sleep(random.uniform(0, 0.001 * 2**attempt))  # noqa: S311
         raise AssertionError("unreachable")
 
-    def execute_script(self, statements: Sequence[str]) -> None:
-        cursor = self._cursor()
-        cursor.execute("BEGIN TRANSACTION")
-        try:
-            for statement in statements:
-                cursor.execute(statement)
-            cursor.execute("COMMIT")
-        except BaseException:
-            cursor.execute("ROLLBACK")
-            raise
-
     def is_unique_violation(self, error: Exception) -> bool:
         return isinstance(error, duckdb.ConstraintException)
 
