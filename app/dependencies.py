@@ -262,11 +262,7 @@ async def get_principal(
     revoked or orphan token."""
     backends = context.backends
     return await backends.call(
-        authorize,
-        token,
-        repo=backends.user_repo,
-        sessions=backends.session_repo,
-        tokens=context.tokens,
+        authorize, token, sessions=backends.session_repo, tokens=context.tokens
     )
 
 

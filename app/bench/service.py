@@ -123,9 +123,7 @@ def measure_stack(
 
         def caller(token: str) -> User:
             """What every authenticated request does before its service runs."""
-            user, _ = auth.authorize(
-                token, repo=b.user_repo, sessions=b.session_repo, tokens=context.tokens
-            )
+            user, _ = auth.authorize(token, sessions=b.session_repo, tokens=context.tokens)
             return user
 
         def register(i: int) -> object:

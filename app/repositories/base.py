@@ -150,6 +150,10 @@ class SessionRepository(Repository):
         """The session with this id, revoked or not, or None."""
 
     @abstractmethod
+    def get_session_with_user(self, session_id: str, user_id: str) -> tuple[Session, User] | None:
+        """A session of `user_id` and that user, in one read: this runs on every request."""
+
+    @abstractmethod
     def add_refresh_token(self, token: RefreshToken) -> None:
         """Store the successor of a rotated refresh token."""
 

@@ -547,6 +547,31 @@ class DynamoSessionRepository(_DynamoRepository, SessionRepository):
     def get_session(self, session_id: str) -> Session | None:
         return self._get(Session, {"pk": _string(SESSION_PREFIX + session_id)})
 
+    def get_session_with_user(self, session_id: str, user_id: str) -> tuple[Session, User] | None:
+        """Both items live in the users table: one BatchGetItem, one round trip."""
+        keys: Sequence[Item] = [
+            {"pk": _string(SESSION_PREFIX + session_id)},
+            {"pk": _string(USER_PREFIX + user_id)},
+        ]
+        found: dict[str, Item] = {}
+        for attempt in range(ATTEMPTS):
+            response = self.client.batch_get_item(
+                RequestItems={self.table: {"Keys": keys, "ConsistentRead": True}}
+            )
+            for item in response["Responses"].get(self.table, []):
+                found[str(_deserializer.deserialize(item["pk"]))] = item
+            unprocessed = response.get("UnprocessedKeys", {}).get(self.table)
+            if unprocessed is None:
+                break
+            keys = unprocessed["Keys"]
+            time.sleep(0.01 * 2**attempt)
+        session_item = found.get(SESSION_PREFIX + session_id)
+        user_item = found.get(USER_PREFIX + user_id)
+        if session_item is None or user_item is None:
+            return None
+        session = to_model(Session, session_item)
+        return (session, to_model(User, user_item)) if session.user_id == user_id else None
+
     def add_refresh_token(self, token: RefreshToken) -> None:
         self.client.put_item(TableName=self.table, Item=self._token_item(token))
 

@@ -181,6 +181,13 @@ class MemorySessionRepository(_MemoryRepository, SessionRepository):
     def get_session(self, session_id: str) -> Session | None:
         return self.db.sessions.get(session_id)
 
+    def get_session_with_user(self, session_id: str, user_id: str) -> tuple[Session, User] | None:
+        with self.db.lock:
+            session, user = self.db.sessions.get(session_id), self.db.users.get(user_id)
+        if session is None or user is None or session.user_id != user_id:
+            return None
+        return session, user
+
     def add_refresh_token(self, token: RefreshToken) -> None:
         with self.db.lock:
             self.db.refresh_tokens[token.token_hash] = token

@@ -290,6 +290,19 @@ class SqlSessionRepository(_SqlRepository[Session], SessionRepository):
     def get_session(self, session_id: str) -> Session | None:
         return self._one("id = ?", [session_id])
 
+    def get_session_with_user(self, session_id: str, user_id: str) -> tuple[Session, User] | None:
+        users = SqlUserRepository.table
+        columns = [f"s.{c}" for c in self.table.columns] + [f"u.{c}" for c in users.columns]
+        rows = self.db.execute(
+            f"SELECT {', '.join(columns)} FROM sessions s JOIN users u ON u.id = s.user_id "
+            "WHERE s.id = ? AND s.user_id = ?",
+            [session_id, user_id],
+        )
+        if not rows:
+            return None
+        split = len(self.table.columns)
+        return self.table.to_model(rows[0][:split]), users.to_model(rows[0][split:])
+
     def add_refresh_token(self, token: RefreshToken) -> None:
         self.db.execute(self.tokens.insert_sql(), self.tokens.to_row(token))
 

@@ -385,3 +385,21 @@ class TestLoginAttempts:
         with ThreadPoolExecutor(max_workers=10) as pool:
             counts = sorted(pool.map(fail, range(20)))
         assert counts == list(range(1, 21))
+
+
+class TestSessionWithUser:
+    def test_a_session_comes_with_its_user_in_one_read(
+        self, user_repo: UserRepository, session_repo: SessionRepository
+    ) -> None:
+        user = user_repo.create_user("ada@example.com", "hash")
+        other = user_repo.create_user("bob@example.com", "hash")
+        session = make_session(user.id)
+        session_repo.add_session(session, make_token(session))
+        assert session_repo.get_session_with_user(session.id, user.id) == (session, user)
+        assert session_repo.get_session_with_user(session.id, other.id) is None
+        assert session_repo.get_session_with_user("missing", user.id) is None
+        session_repo.revoke_session(session.id)
+        found = session_repo.get_session_with_user(session.id, user.id)
+        assert found is not None and found[0].revoked
+        user_repo.delete_user(user.id)
+        assert session_repo.get_session_with_user(session.id, user.id) is None

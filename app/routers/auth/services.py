@@ -146,20 +146,16 @@ def refresh_session(
 
 
 def authorize(
-    access_token: str,
-    *,
-    repo: UserRepository,
-    sessions: SessionRepository,
-    tokens: AccessTokens,
+    access_token: str, *, sessions: SessionRepository, tokens: AccessTokens
 ) -> tuple[User, Session]:
     """The user and live session an access token speaks for: a revoked session's tokens stop
     working at once, not when they expire."""
     claims = tokens.claims(access_token)
-    session = sessions.get_session(claims.session_id)
-    if session is None or session.revoked or session.user_id != claims.user_id:
+    found = sessions.get_session_with_user(claims.session_id, claims.user_id)
+    if found is None:
         raise InvalidToken()
-    user = repo.get_user(claims.user_id)
-    if user is None or not user.is_active:
+    session, user = found
+    if session.revoked or not user.is_active:
         raise InvalidToken()
     return user, session
 
