@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from enum import StrEnum
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -105,6 +105,11 @@ def examine(backends: Backends, *, temp_file_max_age: float) -> DoctorReport:
     report = DoctorReport(findings=_temp_findings(storage, temp_file_max_age))
     keys = set(storage.list_keys())
     report.keys_checked = len(keys)
+
+    @cache
+    def project_exists(project_id: str) -> bool:
+        return projects.get_project(project_id) is not None
+
     gone_projects: set[str] = set()
     for key in sorted(keys):
         project_id, _, file_id = key.partition("/")
@@ -112,7 +117,7 @@ def examine(backends: Backends, *, temp_file_max_age: float) -> DoctorReport:
             report.findings.append(
                 Finding(kind=Kind.ORPHAN_BYTES, location=key, detail="bytes without a record")
             )
-        elif projects.get_project(project_id) is None:
+        elif not project_exists(project_id):
             gone_projects.add(project_id)
     for project_id in sorted(gone_projects):
         for record in every(partial(files.list_files, project_id)):
