@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import partial
 
@@ -77,16 +77,8 @@ class Report:
     source_counts: Counter[Kind] = field(default_factory=Counter)
     target_counts: Counter[Kind] = field(default_factory=Counter)
     problems: list[Event] = field(default_factory=list)
-
-    @property
-    def changes(self) -> int:
-        """Items written (or, in a dry run or verification, that would be)."""
-        return sum(
-            count
-            for outcomes in self.counts.values()
-            for outcome, count in outcomes.items()
-            if outcome not in {Outcome.SAME, Outcome.CONFLICT}
-        )
+    changes: int = 0
+    """Items written (or, in a dry run or verification, that would be)."""
 
 
 def differing_fields(source: BaseModel, target: BaseModel) -> list[str]:
@@ -161,7 +153,7 @@ class Migration:
             or event.outcome is Outcome.CONFLICT
             or (self.mode is Mode.VERIFY and event.outcome is not Outcome.SAME)
         )
-        event = Event(event.kind, event.item_id, event.outcome, event.detail, problem)
+        event = replace(event, problem=problem)
         self.report.counts[event.kind][event.outcome] += 1
         if problem:
             self.report.problems.append(event)
@@ -180,6 +172,7 @@ class Migration:
             except (BlobNotFound, EmailAlreadyRegistered) as error:
                 self._emit(Event(kind, item_id, Outcome.CONFLICT, f"{detail}: {error.detail}"))
                 return
+        self.report.changes += 1
         self._emit(Event(kind, item_id, outcome, detail))
 
     def _compare(
