@@ -258,6 +258,5 @@ def test_hangar_doctor_cli_reports_then_fixes(settings: Settings, backends: Back
     assert "orphan_bytes" in found.stdout and "1 problem(s) remain" in found.stdout
     fixed = run("--fix")
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
-    assert "fixed" in fixed.stdout
-    again = run()
-    assert again.returncode == 0 and "0 problem(s) remain" in again.stdout
+    assert "fixed" in fixed.stdout and "0 problem(s) remain" in fixed.stdout
+    assert list(backends.file_storage.list_keys()) == []

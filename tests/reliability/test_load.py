@@ -11,7 +11,6 @@ from tests.reliability.load import merged, run_load, verify
 from tests.server import running_server, server_env
 
 CLIENTS = 32
-ACCOUNTS = 8
 STACKS = [
     pytest.param(("duckdb", "local", ()), id="duckdb+local"),
     pytest.param(("sqlite", "local", ("--workers", "2")), id="sqlite+local-2-workers"),
@@ -26,6 +25,7 @@ def load_and_verify(
     *,
     seconds: float,
     max_operations: int,
+    accounts: int,
 ) -> None:
     database, storage, args = stack
     settings: dict[str, object] = {
@@ -43,7 +43,7 @@ def load_and_verify(
         ledger = run_load(
             server.base_url,
             clients=CLIENTS,
-            accounts=ACCOUNTS,
+            accounts=accounts,
             seconds=seconds,
             max_operations=max_operations,
         )
@@ -67,7 +67,7 @@ def load_and_verify(
 def test_a_short_load_run_loses_nothing(
     request: pytest.FixtureRequest, tmp_path: Path, stack: tuple[str, str, tuple[str, ...]]
 ) -> None:
-    load_and_verify(request, tmp_path, stack, seconds=5, max_operations=2_000)
+    load_and_verify(request, tmp_path, stack, seconds=5, max_operations=2_000, accounts=4)
 
 
 @pytest.mark.slow
@@ -75,4 +75,4 @@ def test_a_short_load_run_loses_nothing(
 def test_a_long_load_run_loses_nothing(
     request: pytest.FixtureRequest, tmp_path: Path, stack: tuple[str, str, tuple[str, ...]]
 ) -> None:
-    load_and_verify(request, tmp_path, stack, seconds=60, max_operations=100_000)
+    load_and_verify(request, tmp_path, stack, seconds=60, max_operations=100_000, accounts=8)
