@@ -17,10 +17,22 @@ def migrate(
     source_spec: Annotated[str | None, typer.Option("--from", help=f"Source: {SPEC_HELP}")] = None,
     target_spec: Annotated[str | None, typer.Option("--to", help=f"Target: {SPEC_HELP}")] = None,
     source_env: Annotated[
-        Path | None, typer.Option("--from-env", help="Env file of the source's settings.")
+        Path | None,
+        typer.Option(
+            "--from-env",
+            exists=True,
+            dir_okay=False,
+            help="Env file of the source's settings (over the environment).",
+        ),
     ] = None,
     target_env: Annotated[
-        Path | None, typer.Option("--to-env", help="Env file of the target's settings.")
+        Path | None,
+        typer.Option(
+            "--to-env",
+            exists=True,
+            dir_okay=False,
+            help="Env file of the target's settings (over the environment).",
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option(help="Print what would be copied; write nothing.")

@@ -15,7 +15,13 @@ from rich.table import Table
 from app.core.config import Settings
 from app.dependencies import Backends
 from app.errors import BackendUnavailable
-from app.migration.endpoints import apply_spec, describe, identity, open_backends
+from app.migration.endpoints import (
+    apply_spec,
+    describe,
+    identity,
+    open_backends,
+    settings_from_file,
+)
 from app.migration.engine import NEEDS_PRUNE, Event, Kind, Migration, Mode, Outcome, Report
 from app.migration.mirror import MirrorJournal
 from app.models import utc_now
@@ -67,7 +73,7 @@ def side_settings(
     """Settings of one side: the env file's (or the process's), with the spec applied."""
     if spec is None and env_file is None:
         raise typer.BadParameter(f"give {flag} or {flag}-env (or both)")
-    base = load(partial(Settings, _env_file=env_file)) if env_file else load()
+    base = load(partial(settings_from_file, env_file)) if env_file else load()
     try:
         return apply_spec(base, spec) if spec else base
     except ValueError as error:

@@ -2,7 +2,7 @@
 
 A spec is `DATABASE[:LOCATION],STORAGE[:LOCATION]`, e.g. `duckdb:./data/app.db,local:./uploads`
 or `dynamodb:prod-,s3:prod-files`. It overrides the type and, when given, the one setting that
-locates that backend (below) on a base: the process settings, or an env file. Everything else
+locates that backend (below) on a base: the process settings, or an env file's. Everything else
 (AWS endpoints, table names, region) comes from the base, so backends are then opened by the
 same `build_repositories` / `build_storage` as the service.
 """
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, get_args
+
+from dotenv import dotenv_values
 
 from app.core.config import DatabaseType, Settings, StorageType
 from app.dependencies import Backends, build_repositories, build_storage
@@ -23,6 +25,16 @@ LOCATIONS: dict[str, tuple[str, type[Any]]] = {
     "s3": ("S3_BUCKET", str),
 }
 """The setting that a location after `:` sets, per backend type (memory has none)."""
+
+
+def settings_from_file(path: Path) -> Settings:
+    """A profile's settings whose file wins over the environment (which still supplies what
+    the file leaves out, such as credentials): `--from-env .env.local` means that file even in
+    a shell configured for another stack."""
+    values: dict[str, Any] = {
+        name.upper(): value for name, value in dotenv_values(path).items() if value is not None
+    }
+    return Settings(_env_file=None, **values)
 
 
 def apply_spec(base: Settings, spec: str) -> Settings:

@@ -46,6 +46,7 @@ def test_a_spec_sets_the_type_and_the_setting_that_locates_it() -> None:
         [*FROM, "--to", "oracle,local"],
         [*FROM],
         [*FROM, "--to", "duckdb,local", "--verify", "--dry-run"],
+        ["--from-env", "/no/such/.env", "--to", "duckdb,local"],
     ],
 )
 def test_usage_errors_exit_2(run: CliRun, args: list[str]) -> None:
@@ -87,3 +88,17 @@ def test_copy_then_rerun_then_verify_then_a_lost_file_fails_verification(
     failed = run("migrate", *FROM, *to, "--verify")
     assert failed.exit_code == 1
     assert f"bytes differ: file {lost.name} (bytes missing in the target)" in failed.output
+
+
+def test_an_env_file_names_a_side_and_wins_over_the_environment(
+    run: CliRun, tmp_path: Path
+) -> None:
+    env_file = tmp_path / ".env.new"
+    env_file.write_text(
+        f"DATABASE_TYPE=duckdb\nDUCKDB_PATH={tmp_path / 'new.db'}\n"
+        f"LOCAL_STORAGE_PATH={tmp_path / 'new-files'}\n"
+    )
+    copied = run("migrate", *FROM, "--to-env", str(env_file))
+    assert copied.exit_code == 0, copied.output
+    assert f"-> duckdb:{tmp_path / 'new.db'} + local:{tmp_path / 'new-files'}" in copied.output
+    assert run("migrate", *FROM, "--to-env", str(env_file), "--verify").exit_code == 0

@@ -7,7 +7,9 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from app.core.config import Settings
 from app.dependencies import build_backends
@@ -104,3 +106,10 @@ def test_mirror_mode_journals_failures_that_verify_lists_and_prune_repairs(
     final = run("migrate", "--from", "duckdb,s3", "--to", "sqlite,local", "--verify")
     assert final.exit_code == 0, final.output
     assert "Verified" in final.output
+
+
+def test_a_mirror_of_the_primary_type_is_refused(make_settings: SettingsFactory) -> None:
+    with pytest.raises(ValidationError, match="DATABASE_MIRROR_TYPE must differ"):
+        make_settings("sqlite", "local", DATABASE_MIRROR_TYPE="sqlite")
+    with pytest.raises(ValidationError, match="STORAGE_MIRROR_TYPE must differ"):
+        make_settings("sqlite", "local", STORAGE_MIRROR_TYPE="local")
