@@ -108,14 +108,13 @@ def is_mirror_of(process: Settings, target: Settings) -> bool:
 @contextmanager
 def progress_reporter(console: Console, mode: Mode) -> Iterator[Callable[[Event], None]]:
     """A rich progress bar per kind on a terminal; a plain line per change otherwise."""
+
+    def print_change(event: Event) -> None:
+        if event.outcome is not Outcome.SAME:
+            console.print(event_line(mode, event), markup=False, highlight=False)
+
     if not console.is_terminal:
-        yield (
-            lambda event: (
-                console.print(event_line(mode, event), markup=False, highlight=False)
-                if event.outcome is not Outcome.SAME
-                else None
-            )
-        )
+        yield print_change
         return
     columns = (
         SpinnerColumn(),
@@ -130,8 +129,8 @@ def progress_reporter(console: Console, mode: Mode) -> Iterator[Callable[[Event]
 
         def advance(event: Event) -> None:
             progress.advance(tasks[event.kind])
-            if mode is Mode.DRY_RUN and event.outcome is not Outcome.SAME:
-                progress.console.print(event_line(mode, event), markup=False, highlight=False)
+            if mode is Mode.DRY_RUN:
+                print_change(event)
 
         yield advance
         for task in tasks.values():
@@ -164,9 +163,9 @@ def print_report(console: Console, report: Report, journal: MirrorJournal) -> No
     elif report.mode is Mode.VERIFY:
         console.print("Verified: both sides hold the same users, projects, files and bytes.")
     elif report.changes == 0:
-        console.print("Nothing to copy: the target already has everything.")
+        console.print("Nothing to copy: the target already has everything.", highlight=False)
     elif report.mode is Mode.COPY:
-        console.print(f"Done: {report.changes} item(s) written.")
+        console.print(f"Done: {report.changes} item(s) written.", highlight=False)
 
 
 def run(
