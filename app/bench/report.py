@@ -157,7 +157,7 @@ def save_chart(report: Report, path: Path) -> str | None:
     figure, axes = plt.subplots(len(modes), 1, figsize=(12, 4.5 * len(modes)), squeeze=False)
     for axis, mode in zip(axes[:, 0], modes, strict=True):
         rows = [r for r in report.results if r.mode == mode]
-        operations = [o for o in (REFERENCE, *OPERATIONS) if any(r.operation == o for r in rows)]
+        operations = [o for o in OPERATIONS if any(r.operation == o for r in rows)]
         stacks = list(dict.fromkeys(r.stack for r in rows if r.operation != REFERENCE))
         width = 0.8 / max(1, len(stacks))
         for i, stack in enumerate(stacks):

@@ -1,0 +1,52 @@
+"""Print a `hangar bench` JSON file as the markdown tables of docs/performance.md.
+
+uv run python benchmarks/table.py benchmarks/full-run.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from app.bench.workload import OPERATIONS, REFERENCE
+
+
+def main(path: Path) -> None:
+    report = json.loads(path.read_text())
+    results = report["results"]
+    for mode in ("http", "service"):
+        rows = [r for r in results if r["mode"] == mode and r["operation"] != REFERENCE]
+        stacks = list(dict.fromkeys(r["stack"] for r in rows))
+        if not rows:
+            continue
+        figure = "ops/s (x reference) p50 ms" if mode == "http" else "ops/s, p50 ms"
+        print(f"\n{mode} mode, {figure}:\n")
+        print("| operation | " + " | ".join(stacks) + " |")
+        print("| --- |" + " --- |" * len(stacks))
+        for operation in OPERATIONS:
+            cells = []
+            for stack in stacks:
+                found = [r for r in rows if r["stack"] == stack and r["operation"] == operation]
+                if not found:
+                    cells.append("")
+                    continue
+                r = found[0]
+                ratio = f" (x{r['ratio']:.2f})" if r["ratio"] is not None else ""
+                cells.append(f"{r['ops_per_s']:,.0f}{ratio} {r['p50_ms']:.1f}")
+            print(f"| {operation} | " + " | ".join(cells) + " |")
+    for r in results:
+        if r["operation"] == REFERENCE:
+            print(f"\nbare FastAPI route: {r['ops_per_s']:,.0f} ops/s, p50 {r['p50_ms']:.1f} ms")
+    for m in report["memory"]:
+        print(
+            f"\n{m['storage']}: {m['size_mib']} MiB, peak RSS growth {m['peak_growth_mib']} MiB "
+            f"over {m['baseline_rss_mib']} MiB; upload {m['upload_mb_s']} MB/s, download "
+            f"{m['download_mb_s']} MB/s, file copy {m['copy_mb_s']} MB/s"
+        )
+    for name, value in report["baselines"].items():
+        print(f"{name}: {value}")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
