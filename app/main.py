@@ -62,7 +62,6 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
         lifespan=lifespan,
         form_limits={"max_fields": 16, "max_files": 1, "max_part_size": 64 * 1024},
     )
-    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(
         BodySizeLimitMiddleware, max_body_bytes=settings.MAX_UPLOAD_BYTES + FORM_OVERHEAD_BYTES
     )
@@ -73,8 +72,10 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
             allow_methods=["*"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    # Outermost, so that every response has a request id and no error escapes as a trace.
+    # Outermost, so that every response has a request id and no error escapes as a trace,
+    # and even that last-resort 500 carries the security headers.
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_exception_handler(HangarError, _hangar_error)
 
     api = APIRouter(prefix=API_PREFIX)

@@ -22,15 +22,18 @@ class DuckDBDatabase(SqlDatabase):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         try:
-            # One thread per statement: Hangar runs point reads, small pages and single-row
-            # writes, where DuckDB's parallel operators only add scheduling (3x slower on two
-            # busy cores, docs/performance.md); concurrency comes from the request threads.
-            self._connection = duckdb.connect(str(path), config={"threads": 1})
+            self._connection = duckdb.connect(str(path))
         except duckdb.IOException as error:
             raise BackendUnavailable(
                 f"Cannot open DuckDB file {path}: {error}. DuckDB allows one process per file; "
                 "stop the other process, or use DATABASE_TYPE=sqlite to share a file."
             ) from error
+        # One thread per statement: Hangar runs point reads, small pages and single-row
+        # writes, where DuckDB's parallel operators only add scheduling (3x slower on two
+        # busy cores, docs/performance.md); concurrency comes from the request threads.
+        # Set, not passed as connect-time config: another duckdb.connect() to this file in
+        # the process (a notebook cell) must match the open instance's config to share it.
+        self._connection.execute("SET threads = 1")
         self._local = threading.local()
         self.create_schema()
 

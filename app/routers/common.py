@@ -30,3 +30,7 @@ class PageOut(BaseModel, Generic[T]):
 def responses(**codes: str) -> dict[int | str, dict[str, Any]]:
     """OpenAPI descriptions of error statuses: `responses(_404="No such project")`."""
     return {int(code.lstrip("_")): {"description": text} for code, text in codes.items()}
+
+
+NOT_AUTHENTICATED = "Missing, invalid, expired or revoked access token"
+UNAUTHORIZED = responses(_401=NOT_AUTHENTICATED)

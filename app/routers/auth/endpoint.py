@@ -20,7 +20,7 @@ from app.routers.auth.interface import (
     UserRegister,
     UserUpdate,
 )
-from app.routers.common import responses
+from app.routers.common import NOT_AUTHENTICATED, UNAUTHORIZED, responses
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 NO_CONTENT = status.HTTP_204_NO_CONTENT
@@ -86,25 +86,25 @@ async def refresh(body: RefreshRequest, context: Context) -> TokenOut:
     return _token_out(pair)
 
 
-@router.post("/logout", status_code=NO_CONTENT, response_class=Response)
+@router.post("/logout", status_code=NO_CONTENT, response_class=Response, responses=UNAUTHORIZED)
 async def logout(session: SessionDep, context: Context) -> None:
     """Revoke this session: its access and refresh tokens stop working at once."""
     await context.backends.call(context.backends.session_repo.revoke_session, session.id)
 
 
-@router.post("/logout-all", status_code=NO_CONTENT, response_class=Response)
+@router.post("/logout-all", status_code=NO_CONTENT, response_class=Response, responses=UNAUTHORIZED)
 async def logout_all(user: CurrentUser, context: Context) -> None:
     """Revoke every session of the caller, on every device."""
     await context.backends.call(context.backends.session_repo.revoke_user_sessions, user.id)
 
 
-@router.get("/me", response_model=UserOut)
+@router.get("/me", response_model=UserOut, responses=UNAUTHORIZED)
 async def me(user: CurrentUser) -> User:
     """The account the bearer token belongs to."""
     return user
 
 
-@router.patch("/me", response_model=UserOut)
+@router.patch("/me", response_model=UserOut, responses=UNAUTHORIZED)
 async def update_me(body: UserUpdate, user: CurrentUser, context: Context) -> User:
     """Change the caller's profile."""
     backends = context.backends
@@ -115,7 +115,7 @@ async def update_me(body: UserUpdate, user: CurrentUser, context: Context) -> Us
     "/me/password",
     status_code=NO_CONTENT,
     response_class=Response,
-    responses=responses(_403="Current password is wrong"),
+    responses=responses(_401=NOT_AUTHENTICATED, _403="Current password is wrong"),
 )
 async def change_password(body: PasswordChange, principal: Principal, context: Context) -> None:
     """Set a new password; every other session is signed out."""
@@ -137,7 +137,7 @@ async def change_password(body: PasswordChange, principal: Principal, context: C
     "/me",
     status_code=NO_CONTENT,
     response_class=Response,
-    responses=responses(_403="Password is wrong"),
+    responses=responses(_401=NOT_AUTHENTICATED, _403="Password is wrong"),
 )
 async def delete_me(body: PasswordConfirmation, user: CurrentUser, context: Context) -> None:
     """Delete the account with all its projects, files and sessions."""

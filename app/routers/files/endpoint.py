@@ -10,13 +10,13 @@ from starlette.concurrency import run_in_threadpool
 
 from app.dependencies import Context, CurrentUser
 from app.models import FileRecord
-from app.routers.common import Cursor, Limit, PageOut, responses
+from app.routers.common import UNAUTHORIZED, Cursor, Limit, PageOut, responses
 from app.routers.downloads import stream_download
 from app.routers.files import services
 from app.routers.files.interface import FileOut, PresignedUrlOut
 from app.storage.base import MAX_PRESIGN_SECONDS
 
-router = APIRouter(prefix="/projects/{project_id}/files", tags=["files"])
+router = APIRouter(prefix="/projects/{project_id}/files", tags=["files"], responses=UNAUTHORIZED)
 NOT_FOUND = responses(_404="No such project or file, or not yours")
 
 

@@ -7,11 +7,11 @@ from pydantic import BaseModel
 
 from app.dependencies import Context, CurrentUser
 from app.models import Project
-from app.routers.common import Cursor, Limit, PageOut, responses
+from app.routers.common import UNAUTHORIZED, Cursor, Limit, PageOut, responses
 from app.routers.projects import services
 from app.routers.projects.interface import ProjectCreate, ProjectOut, ProjectUpdate
 
-router = APIRouter(prefix="/projects", tags=["projects"])
+router = APIRouter(prefix="/projects", tags=["projects"], responses=UNAUTHORIZED)
 NOT_FOUND = responses(_404="No such project, or not yours")
 ProjectPage = PageOut[ProjectOut]
 
