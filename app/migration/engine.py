@@ -263,7 +263,8 @@ class Migration:
         """Remove from the target what the source does not have, children before parents."""
         source, target = self.source, self.target
         project_ids = [p.id for p in projects_of(target)]
-        for record in files_of(target, [*project_ids, *sorted(self.extra_project_ids)]):
+        gone = sorted(self.extra_project_ids - set(project_ids))
+        for record in files_of(target, [*project_ids, *gone]):
             self.report.target_counts[Kind.FILE] += 1
             if source.file_repo.get_file(record.project_id, record.id) is None:
                 self._apply(

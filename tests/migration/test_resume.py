@@ -171,3 +171,21 @@ def test_prune_deletes_what_the_source_lost_and_updates_what_changed(
     assert pruned.problems == []
     assert Migration(source, target, mode=Mode.VERIFY).run().problems == []
     assert snapshot_of(target) == snapshot_of(source)
+
+
+def test_prune_reaches_records_of_a_project_the_journal_names_as_deleted(
+    pair: tuple[Backends, Backends],
+) -> None:
+    """A mirror whose `delete_project_files` failed keeps records no listing reaches."""
+    source, target = pair
+    Migration(source, target).run()
+    user = source.user_repo.list_users(limit=1).items[0]
+    project = source.project_repo.get_projects_by_user(user.id, limit=1).items[0]
+    for backends in (source, target):
+        backends.project_repo.delete_project(project.id, user.id)
+    for record in source.file_repo.delete_project_files(project.id):
+        source.file_storage.delete_file(record.storage_key)
+
+    Migration(source, target, prune=True, extra_project_ids=[project.id]).run()
+    assert target.file_repo.list_files(project.id, limit=10).items == []
+    assert Migration(source, target, mode=Mode.VERIFY).run().problems == []
