@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from app.core.config import Settings
+from app.migration.console import progress_reporter
 from app.migration.endpoints import apply_spec, open_backends
+from app.migration.engine import Event, Kind, Mode, Outcome
 from tests.conftest import SettingsFactory
 from tests.migration.conftest import CliRun
 from tests.migration.support import fill, snapshot
@@ -102,3 +106,15 @@ def test_an_env_file_names_a_side_and_wins_over_the_environment(
     assert copied.exit_code == 0, copied.output
     assert f"-> duckdb:{tmp_path / 'new.db'} + local:{tmp_path / 'new-files'}" in copied.output
     assert run("migrate", *FROM, "--to-env", str(env_file), "--verify").exit_code == 0
+
+
+def test_a_terminal_gets_a_progress_bar_per_kind() -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=100)
+    with progress_reporter(console, Mode.DRY_RUN) as on_event:
+        on_event(Event(Kind.USER, "u1", Outcome.COPY, "absent from the target"))
+        on_event(Event(Kind.FILE, "f1", Outcome.SAME, ""))
+    output = out.getvalue()
+    assert all(f"{kind}s" in output for kind in Kind)
+    assert "would copy user u1 (absent from the target)" in output
+    assert "f1" not in output
