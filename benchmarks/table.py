@@ -40,8 +40,10 @@ def main(path: Path) -> None:
             print(f"\nbare FastAPI route: {r['ops_per_s']:,.0f} ops/s, p50 {r['p50_ms']:.1f} ms")
     for m in report["memory"]:
         print(
-            f"\n{m['storage']}: {m['size_mib']} MiB, peak RSS growth {m['peak_growth_mib']} MiB "
-            f"over {m['baseline_rss_mib']} MiB; upload {m['upload_mb_s']} MB/s, download "
+            f"\n{m['storage']}: {m['size_mib']} MiB, peak RSS growth "
+            f"{m['upload_growth_mib']} MiB up, {m['download_growth_mib']} MiB down, "
+            f"over {m['baseline_rss_mib']} MiB; "
+            f"upload {m['upload_mb_s']} MB/s, download "
             f"{m['download_mb_s']} MB/s, file copy {m['copy_mb_s']} MB/s"
         )
     for name, value in report["baselines"].items():

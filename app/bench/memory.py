@@ -161,8 +161,9 @@ def measure_storage(
         files = f"{API}/projects/{project}/files"
         _upload(port, files, w.MIB, token)  # warm-up: first multipart parse, first storage write
         baseline = rss_kib(server.pid)
-        with RssSampler(server.pid) as sampler:
+        with RssSampler(server.pid) as uploading:
             record, up_seconds = _upload(port, files, size, token)
+        with RssSampler(server.pid) as downloading:
             received, down_seconds = _download(port, f"{files}/{record['id']}/content", token)
         if received != size:
             raise RuntimeError(f"download returned {received} of {size} bytes")
@@ -170,10 +171,12 @@ def measure_storage(
         storage=storage,
         size_mib=size_mib,
         baseline_rss_mib=round(baseline / 1024, 1),
-        peak_growth_mib=round(max(0, sampler.peak_kib - baseline) / 1024, 1),
+        upload_growth_mib=round(max(0, uploading.peak_kib - baseline) / 1024, 1),
+        download_growth_mib=round(max(0, downloading.peak_kib - baseline) / 1024, 1),
         upload_mb_s=round(size / 1e6 / up_seconds, 1),
         download_mb_s=round(size / 1e6 / down_seconds, 1),
         copy_mb_s=round(copy_mb_s(folder, size), 1),
     )
-    log(f"  {storage}: peak RSS +{result.peak_growth_mib} MiB")
+    up, down = result.upload_growth_mib, result.download_growth_mib
+    log(f"  {storage}: peak RSS +{up} MiB while uploading, +{down} MiB while downloading")
     return result

@@ -34,12 +34,14 @@ class Result:
 
 @dataclass
 class MemoryResult:
-    """Peak server RSS growth while a large file goes up and then down, with throughputs."""
+    """Peak server RSS growth over the idle server while a large file goes up, and while it
+    comes back down, with throughputs."""
 
     storage: str
     size_mib: int
     baseline_rss_mib: float
-    peak_growth_mib: float
+    upload_growth_mib: float
+    download_growth_mib: float
     upload_mb_s: float
     download_mb_s: float
     copy_mb_s: float
@@ -118,7 +120,8 @@ def print_report(report: Report, console: Console | None = None) -> None:
             "storage",
             "MiB",
             "baseline RSS MiB",
-            "peak growth MiB",
+            "growth up MiB",
+            "growth down MiB",
             "upload MB/s",
             "download MB/s",
             "file copy MB/s",
@@ -129,7 +132,8 @@ def print_report(report: Report, console: Console | None = None) -> None:
                 m.storage,
                 str(m.size_mib),
                 f"{m.baseline_rss_mib:.0f}",
-                f"{m.peak_growth_mib:.1f}",
+                f"{m.upload_growth_mib:.1f}",
+                f"{m.download_growth_mib:.1f}",
                 f"{m.upload_mb_s:.0f}",
                 f"{m.download_mb_s:.0f}",
                 f"{m.copy_mb_s:.0f}",
