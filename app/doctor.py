@@ -20,21 +20,15 @@ quiet (DuckDB must be stopped anyway), or an upload between its two writes looks
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from enum import StrEnum
 from functools import cache, partial
 from pathlib import Path
-from typing import TypeVar
 
 from pydantic import BaseModel
 
 from app.dependencies import Backends
-from app.models import Page, PageKey
+from app.repositories.base import every
 from app.storage.base import FileStorage
-from app.storage.local import LocalStorage
-
-PAGE_SIZE = 100
-T = TypeVar("T")
 
 
 class Kind(StrEnum):
@@ -75,20 +69,7 @@ class DoctorReport(BaseModel):
         return not self.problems
 
 
-def every(fetch: Callable[..., Page[T]]) -> Iterator[T]:
-    """Every item of a paged listing (`fetch` takes `limit` and `after`)."""
-    after: PageKey | None = None
-    while True:
-        page = fetch(limit=PAGE_SIZE, after=after)
-        yield from page.items
-        if page.next_key is None:
-            return
-        after = page.next_key
-
-
 def _temp_findings(storage: FileStorage, max_age_seconds: float) -> list[Finding]:
-    if not isinstance(storage, LocalStorage):
-        return []  # other backends write all or nothing, without temp files
     return [
         Finding(
             kind=Kind.STALE_TEMP_FILE if age >= max_age_seconds else Kind.TEMP_FILE,
@@ -173,10 +154,3 @@ def doctor(backends: Backends, *, fix: bool, temp_file_max_age: float) -> Doctor
     """Examine, and repair when asked."""
     report = examine(backends, temp_file_max_age=temp_file_max_age)
     return repair(backends, report) if fix else report
-
-
-def clean_stale_temp_files(storage: FileStorage, older_than_seconds: float) -> list[Path]:
-    """Start-up housekeeping: temp files a killed process left in local storage."""
-    if isinstance(storage, LocalStorage):
-        return storage.clean_temp_files(older_than_seconds)
-    return []

@@ -15,7 +15,6 @@ from app.core.config import Settings, get_settings
 from app.core.headers import SecurityHeadersMiddleware
 from app.core.logging import RequestIdMiddleware
 from app.dependencies import AppContext, Backends
-from app.doctor import clean_stale_temp_files
 from app.errors import HangarError
 from app.routers.auth.endpoint import router as auth_router
 from app.routers.files.endpoint import router as files_router
@@ -44,9 +43,8 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         context = AppContext.from_settings(settings, backends)
         app.state.context = context
-        removed = clean_stale_temp_files(
-            context.backends.file_storage, settings.TEMP_FILE_MAX_AGE_SECONDS
-        )
+        storage = context.backends.file_storage
+        removed = storage.clean_temp_files(settings.TEMP_FILE_MAX_AGE_SECONDS)
         if removed:
             logger.warning("removed %d upload temp file(s) a stopped process left", len(removed))
         try:

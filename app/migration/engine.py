@@ -20,9 +20,9 @@ from functools import partial
 from pydantic import BaseModel
 
 from app.dependencies import Backends
-from app.doctor import every
 from app.errors import BlobNotFound, EmailAlreadyRegistered
 from app.models import FileRecord, Project, User
+from app.repositories.base import every
 from app.storage.base import FileStorage
 from app.storage.mirror import ChunkReader
 

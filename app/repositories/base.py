@@ -10,8 +10,9 @@ in the threadpool for network backends, which must never block the loop.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from app.models import (
     AttemptWindow,
@@ -25,6 +26,20 @@ from app.models import (
     new_id,
     utc_now,
 )
+
+PAGE_SIZE = 100
+T = TypeVar("T")
+
+
+def every(fetch: Callable[..., Page[T]]) -> Iterator[T]:
+    """Every item of a paged listing (`fetch` takes `limit` and `after`), page by page."""
+    after: PageKey | None = None
+    while True:
+        page = fetch(limit=PAGE_SIZE, after=after)
+        yield from page.items
+        if page.next_key is None:
+            return
+        after = page.next_key
 
 
 class Repository(ABC):

@@ -10,6 +10,7 @@ import io
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from pathlib import Path
 from typing import ClassVar, Protocol
 
 from app.core.config import SEVEN_DAYS
@@ -76,6 +77,15 @@ class FileStorage(ABC):
     @abstractmethod
     def list_keys(self, prefix: str = "") -> Iterator[str]:
         """Every key starting with `prefix` (for repair and migration tools)."""
+
+    def temp_files(self) -> list[tuple[Path, float]]:
+        """Temp files of uploads with their ages in seconds: uploads in progress, or what a
+        killed process left. Only local storage has any; the others write all or nothing."""
+        return []
+
+    def clean_temp_files(self, older_than_seconds: float) -> list[Path]:
+        """Remove temp files older than the threshold and return them."""
+        return []
 
     @abstractmethod
     def ping(self) -> None:

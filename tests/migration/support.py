@@ -7,10 +7,10 @@ from typing import Any
 
 from app.core.config import Settings
 from app.dependencies import Backends
-from app.doctor import every
 from app.migration.endpoints import open_backends
 from app.migration.engine import Migration, Report, files_of, projects_of, sha256_of
 from app.models import FileRecord, Project, User
+from app.repositories.base import every
 from app.routers.files.services import upload_file
 
 MIB = 1024 * 1024
