@@ -213,7 +213,9 @@ class AppContext:
         )
 
 
-def get_context(request: Request) -> AppContext:
+async def get_context(request: Request) -> AppContext:
+    """`async def`, like every dependency here: FastAPI runs a plain `def` dependency in the
+    threadpool, a thread round trip per request for a field read."""
     context: AppContext = request.app.state.context
     return context
 
@@ -221,27 +223,27 @@ def get_context(request: Request) -> AppContext:
 Context = Annotated[AppContext, Depends(get_context)]
 
 
-def get_settings_dep(context: Context) -> Settings:
+async def get_settings_dep(context: Context) -> Settings:
     return context.settings
 
 
-def get_backends(context: Context) -> Backends:
+async def get_backends(context: Context) -> Backends:
     return context.backends
 
 
-def get_user_repo(context: Context) -> UserRepository:
+async def get_user_repo(context: Context) -> UserRepository:
     return context.backends.user_repo
 
 
-def get_project_repo(context: Context) -> ProjectRepository:
+async def get_project_repo(context: Context) -> ProjectRepository:
     return context.backends.project_repo
 
 
-def get_file_repo(context: Context) -> FileRepository:
+async def get_file_repo(context: Context) -> FileRepository:
     return context.backends.file_repo
 
 
-def get_file_storage(context: Context) -> FileStorage:
+async def get_file_storage(context: Context) -> FileStorage:
     return context.backends.file_storage
 
 

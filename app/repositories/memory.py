@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TypeVar
@@ -51,6 +52,9 @@ class MemoryDatabase:
         self.users: dict[str, User] = {}
         self.projects: dict[str, Project] = {}
         self.files: dict[str, FileRecord] = {}
+        # Indexes, as a database keeps them, so a page costs its owner's items, not all items.
+        self.projects_by_owner: defaultdict[str, set[str]] = defaultdict(set)
+        self.files_by_project: defaultdict[str, set[str]] = defaultdict(set)
         self.sessions: dict[str, Session] = {}
         self.refresh_tokens: dict[str, RefreshToken] = {}
         self.attempts: dict[str, AttemptWindow] = {}
@@ -106,6 +110,7 @@ class MemoryProjectRepository(_MemoryRepository, ProjectRepository):
     def add_project(self, project: Project) -> Project:
         with self.db.lock:
             self.db.projects[project.id] = project
+            self.db.projects_by_owner[project.owner_id].add(project.id)
         return project
 
     def get_project(self, project_id: str) -> Project | None:
@@ -114,7 +119,8 @@ class MemoryProjectRepository(_MemoryRepository, ProjectRepository):
     def get_projects_by_user(
         self, user_id: str, *, limit: int, after: PageKey | None = None
     ) -> Page[Project]:
-        owned = self._select(self.db.projects, lambda p: p.owner_id == user_id)
+        with self.db.lock:
+            owned = [self.db.projects[i] for i in self.db.projects_by_owner.get(user_id, ())]
         return newest_first_page(owned, limit, after)
 
     def update_project(self, project: Project) -> Project:
@@ -138,6 +144,7 @@ class MemoryProjectRepository(_MemoryRepository, ProjectRepository):
             if current is None or current.owner_id != owner_id:
                 return False
             del self.db.projects[project_id]
+            self.db.projects_by_owner[owner_id].discard(project_id)
         return True
 
 
@@ -145,6 +152,7 @@ class MemoryFileRepository(_MemoryRepository, FileRepository):
     def add_file(self, record: FileRecord) -> FileRecord:
         with self.db.lock:
             self.db.files[record.id] = record
+            self.db.files_by_project[record.project_id].add(record.id)
         return record
 
     def get_file(self, project_id: str, file_id: str) -> FileRecord | None:
@@ -154,7 +162,8 @@ class MemoryFileRepository(_MemoryRepository, FileRepository):
     def list_files(
         self, project_id: str, *, limit: int, after: PageKey | None = None
     ) -> Page[FileRecord]:
-        in_project = self._select(self.db.files, lambda f: f.project_id == project_id)
+        with self.db.lock:
+            in_project = [self.db.files[i] for i in self.db.files_by_project.get(project_id, ())]
         return newest_first_page(in_project, limit, after)
 
     def delete_file(self, project_id: str, file_id: str) -> bool:
@@ -162,13 +171,13 @@ class MemoryFileRepository(_MemoryRepository, FileRepository):
             if self.get_file(project_id, file_id) is None:
                 return False
             del self.db.files[file_id]
+            self.db.files_by_project[project_id].discard(file_id)
         return True
 
     def delete_project_files(self, project_id: str) -> list[FileRecord]:
         with self.db.lock:
-            removed = self._select(self.db.files, lambda f: f.project_id == project_id)
-            for record in removed:
-                del self.db.files[record.id]
+            ids = self.db.files_by_project.pop(project_id, set())
+            removed = [self.db.files.pop(file_id) for file_id in ids]
         return removed
 
 
