@@ -28,7 +28,10 @@ MIB = 1024 * 1024
 DEFAULT_TRANSFER = TransferConfig(
     multipart_threshold=8 * MIB, multipart_chunksize=8 * MIB, max_concurrency=4
 )
-"""A stream without seek is buffered part by part: at most 4 parts of 8 MiB per upload."""
+# s3transfer reads a stream without seek ahead into up to this many parts (default 10);
+# 4 matches the parts in flight, keeping an upload's buffers at 4 x 8 MiB (an attribute:
+# TransferConfig's constructor does not take it).
+DEFAULT_TRANSFER.max_in_memory_upload_chunks = 4
 MISSING = {"404", "NoSuchKey", "NotFound"}
 
 
