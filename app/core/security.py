@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -16,6 +17,7 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from app.errors import InvalidToken
 
 JWT_ALGORITHM = "HS256"
+TOKEN_CACHE_SIZE = 4096
 
 
 class PasswordHasher:
@@ -70,6 +72,7 @@ class AccessTokens:
         self._secret = secret
         self.lifetime = lifetime_seconds
         self.refresh_lifetime = refresh_lifetime_seconds
+        self._verified = lru_cache(maxsize=TOKEN_CACHE_SIZE)(self._decode)
 
     def issue(self, subject: str, session_id: str) -> AccessToken:
         now = datetime.now(UTC)
@@ -83,7 +86,15 @@ class AccessTokens:
         return AccessToken(access_token=token, expires_in=self.lifetime)
 
     def claims(self, token: str) -> AccessClaims:
-        """The claims of a valid token; InvalidToken for anything else."""
+        """The claims of a valid token; InvalidToken for anything else. A token seen before
+        is not parsed again (clients send the same one on every request): the cache holds only
+        tokens that verified, and their expiry is checked on every use."""
+        claims, expires_at = self._verified(token)
+        if expires_at <= time.time():
+            raise InvalidToken()
+        return claims
+
+    def _decode(self, token: str) -> tuple[AccessClaims, float]:
         try:
             claims = jwt.decode(
                 token,
@@ -96,7 +107,7 @@ class AccessTokens:
         subject, session = claims["sub"], claims["sid"]
         if not (isinstance(subject, str) and subject and isinstance(session, str) and session):
             raise InvalidToken()
-        return AccessClaims(user_id=subject, session_id=session)
+        return AccessClaims(user_id=subject, session_id=session), float(claims["exp"])
 
 
 def new_refresh_token() -> tuple[str, str]:

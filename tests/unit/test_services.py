@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from app.errors import (
     FileTooLarge,
     InvalidCredentials,
     InvalidCursor,
+    InvalidToken,
     NotFound,
 )
 from app.models import FileRecord, PageKey, User
@@ -262,3 +264,12 @@ def test_with_nothing_configured_the_embedded_stack_is_chosen(
     assert (settings.DATABASE_TYPE, settings.STORAGE_TYPE) == ("duckdb", "local")
     assert Path("data/app.db") == settings.DUCKDB_PATH
     assert Path("uploads") == settings.LOCAL_STORAGE_PATH
+
+
+def test_a_remembered_token_still_expires() -> None:
+    tokens = AccessTokens("k" * 32, lifetime_seconds=1)
+    token = tokens.issue("user", "session").access_token
+    assert tokens.claims(token).user_id == "user"
+    time.sleep(2.1)
+    with pytest.raises(InvalidToken):
+        tokens.claims(token)
