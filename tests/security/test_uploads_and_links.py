@@ -134,3 +134,23 @@ def test_link_lifetimes_beyond_seven_days_are_422(
         headers=alice,
     )
     assert response.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("extra", "files", "message"),
+    [
+        ({f"f{i}": "x" for i in range(20)}, None, "Too many fields"),
+        ({"password": "x" * (65 * 1024)}, None, "maximum size"),
+        ({}, {"a": ("a", b"x"), "b": ("b", b"y")}, "Too many files"),
+    ],
+)
+def test_form_parts_are_capped(
+    client: TestClient,
+    extra: dict[str, str],
+    files: dict[str, tuple[str, bytes]] | None,
+    message: str,
+) -> None:
+    data = {"username": "alice@example.com", "password": "wrong-password", **extra}
+    response = client.post("/api/v1/auth/login", data=data, files=files)
+    assert response.status_code == 400
+    assert message in response.json()["detail"]
