@@ -29,7 +29,7 @@ cli = typer.Typer(
 
 @cli.callback()
 def _commands() -> None:
-    """Keep `hangar <command>` a group even while it has a single command."""
+    """Users, projects and files on the backends you configure: pick a command below."""
 
 
 def load_or_exit(load: Callable[[], Settings] = get_settings) -> Settings:
