@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Annotated, ParamSpec, TypeVar
 
 from fastapi import Depends, Request
@@ -66,8 +67,9 @@ class Backends:
             closers=[repositories.close],
         )
 
-    @property
+    @cached_property
     def network_bound(self) -> bool:
+        """Asked on every request, answered once."""
         parts = (
             self.user_repo,
             self.project_repo,
@@ -223,14 +225,6 @@ async def get_context(request: Request) -> AppContext:
 Context = Annotated[AppContext, Depends(get_context)]
 
 
-async def get_settings_dep(context: Context) -> Settings:
-    return context.settings
-
-
-async def get_backends(context: Context) -> Backends:
-    return context.backends
-
-
 async def get_user_repo(context: Context) -> UserRepository:
     return context.backends.user_repo
 
@@ -247,8 +241,6 @@ async def get_file_storage(context: Context) -> FileStorage:
     return context.backends.file_storage
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
-BackendsDep = Annotated[Backends, Depends(get_backends)]
 UserRepo = Annotated[UserRepository, Depends(get_user_repo)]
 ProjectRepo = Annotated[ProjectRepository, Depends(get_project_repo)]
 FileRepo = Annotated[FileRepository, Depends(get_file_repo)]

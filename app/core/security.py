@@ -51,7 +51,6 @@ class PasswordHasher:
 class AccessToken:
     access_token: str
     expires_in: int
-    token_type: str = "bearer"  # noqa: S105
 
 
 @dataclass(frozen=True)

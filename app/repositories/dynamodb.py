@@ -115,10 +115,6 @@ def to_model(model: type[Stored], item: Item) -> Stored:
     return model.model_validate(fields)
 
 
-def _code(error: ClientError) -> str:
-    return error.response.get("Error", {}).get("Code", "")
-
-
 def _definition(
     name: str,
     keys: Sequence[str],

@@ -32,7 +32,6 @@ class TokenPair:
     expires_in: int
     refresh_token: str
     refresh_expires_in: int
-    token_type: str = "bearer"  # noqa: S105
 
 
 def register_user(
