@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
+from bisect import bisect_left, insort
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TypeVar
 
@@ -44,8 +45,33 @@ def newest_first_page(items: Iterable[Item], limit: int, after: PageKey | None) 
     return Page(items=page, next_key=next_key)
 
 
+class NewestFirst:
+    """The (created_at, id) keys of a group of items, kept sorted, so that a newest-first page
+    costs O(log n + limit) instead of a sort of the whole group on every page."""
+
+    def __init__(self) -> None:
+        self.keys: list[PageKey] = []
+
+    def add(self, item: Item) -> None:
+        insort(self.keys, PageKey(item.created_at, item.id))
+
+    def remove(self, item: Item) -> None:
+        key = PageKey(item.created_at, item.id)
+        at = bisect_left(self.keys, key)
+        if at < len(self.keys) and self.keys[at] == key:
+            del self.keys[at]
+
+    def page(self, table: Mapping[str, Item], limit: int, after: PageKey | None) -> Page[Item]:
+        """The same page as `newest_first_page` over the group's items in `table`."""
+        end = len(self.keys) if after is None else bisect_left(self.keys, after)
+        start = max(end - limit, 0)
+        page = [table[key.id] for key in reversed(self.keys[start:end])]
+        next_key = PageKey(page[-1].created_at, page[-1].id) if start > 0 and page else None
+        return Page(items=page, next_key=next_key)
+
+
 class MemoryDatabase:
-    """The tables the three repositories share, under one lock, like one database file."""
+    """The tables the repositories share, under one lock, like one database file."""
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
@@ -53,8 +79,10 @@ class MemoryDatabase:
         self.projects: dict[str, Project] = {}
         self.files: dict[str, FileRecord] = {}
         # Indexes, as a database keeps them, so a page costs its owner's items, not all items.
-        self.projects_by_owner: defaultdict[str, set[str]] = defaultdict(set)
-        self.files_by_project: defaultdict[str, set[str]] = defaultdict(set)
+        self.users_by_email: dict[str, str] = {}
+        self.users_newest = NewestFirst()
+        self.projects_by_owner: defaultdict[str, NewestFirst] = defaultdict(NewestFirst)
+        self.files_by_project: defaultdict[str, NewestFirst] = defaultdict(NewestFirst)
         self.sessions: dict[str, Session] = {}
         self.refresh_tokens: dict[str, RefreshToken] = {}
         self.attempts: dict[str, AttemptWindow] = {}
@@ -75,17 +103,20 @@ class _MemoryRepository:
 class MemoryUserRepository(_MemoryRepository, UserRepository):
     def add_user(self, user: User) -> User:
         with self.db.lock:
-            if any(u.email == user.email for u in self.db.users.values()):
+            if user.email in self.db.users_by_email:
                 raise EmailAlreadyRegistered()
             self.db.users[user.id] = user
+            self.db.users_by_email[user.email] = user.id
+            self.db.users_newest.add(user)
         return user
 
     def get_user(self, user_id: str) -> User | None:
         return self.db.users.get(user_id)
 
     def get_user_by_email(self, email: str) -> User | None:
-        found = self._select(self.db.users, lambda u: u.email == email)
-        return found[0] if found else None
+        with self.db.lock:
+            user_id = self.db.users_by_email.get(email)
+            return None if user_id is None else self.db.users[user_id]
 
     def update_user(self, user: User) -> User:
         with self.db.lock:
@@ -100,17 +131,23 @@ class MemoryUserRepository(_MemoryRepository, UserRepository):
 
     def delete_user(self, user_id: str) -> bool:
         with self.db.lock:
-            return self.db.users.pop(user_id, None) is not None
+            user = self.db.users.pop(user_id, None)
+            if user is None:
+                return False
+            del self.db.users_by_email[user.email]
+            self.db.users_newest.remove(user)
+        return True
 
     def list_users(self, *, limit: int, after: PageKey | None = None) -> Page[User]:
-        return newest_first_page(self._select(self.db.users, lambda _: True), limit, after)
+        with self.db.lock:
+            return self.db.users_newest.page(self.db.users, limit, after)
 
 
 class MemoryProjectRepository(_MemoryRepository, ProjectRepository):
     def add_project(self, project: Project) -> Project:
         with self.db.lock:
             self.db.projects[project.id] = project
-            self.db.projects_by_owner[project.owner_id].add(project.id)
+            self.db.projects_by_owner[project.owner_id].add(project)
         return project
 
     def get_project(self, project_id: str) -> Project | None:
@@ -120,8 +157,8 @@ class MemoryProjectRepository(_MemoryRepository, ProjectRepository):
         self, user_id: str, *, limit: int, after: PageKey | None = None
     ) -> Page[Project]:
         with self.db.lock:
-            owned = [self.db.projects[i] for i in self.db.projects_by_owner.get(user_id, ())]
-        return newest_first_page(owned, limit, after)
+            owned = self.db.projects_by_owner.get(user_id) or NewestFirst()
+            return owned.page(self.db.projects, limit, after)
 
     def update_project(self, project: Project) -> Project:
         with self.db.lock:
@@ -144,7 +181,7 @@ class MemoryProjectRepository(_MemoryRepository, ProjectRepository):
             if current is None or current.owner_id != owner_id:
                 return False
             del self.db.projects[project_id]
-            self.db.projects_by_owner[owner_id].discard(project_id)
+            self.db.projects_by_owner[owner_id].remove(current)
         return True
 
 
@@ -152,7 +189,7 @@ class MemoryFileRepository(_MemoryRepository, FileRepository):
     def add_file(self, record: FileRecord) -> FileRecord:
         with self.db.lock:
             self.db.files[record.id] = record
-            self.db.files_by_project[record.project_id].add(record.id)
+            self.db.files_by_project[record.project_id].add(record)
         return record
 
     def get_file(self, project_id: str, file_id: str) -> FileRecord | None:
@@ -163,21 +200,22 @@ class MemoryFileRepository(_MemoryRepository, FileRepository):
         self, project_id: str, *, limit: int, after: PageKey | None = None
     ) -> Page[FileRecord]:
         with self.db.lock:
-            in_project = [self.db.files[i] for i in self.db.files_by_project.get(project_id, ())]
-        return newest_first_page(in_project, limit, after)
+            in_project = self.db.files_by_project.get(project_id) or NewestFirst()
+            return in_project.page(self.db.files, limit, after)
 
     def delete_file(self, project_id: str, file_id: str) -> bool:
         with self.db.lock:
-            if self.get_file(project_id, file_id) is None:
+            record = self.get_file(project_id, file_id)
+            if record is None:
                 return False
             del self.db.files[file_id]
-            self.db.files_by_project[project_id].discard(file_id)
+            self.db.files_by_project[project_id].remove(record)
         return True
 
     def delete_project_files(self, project_id: str) -> list[FileRecord]:
         with self.db.lock:
-            ids = self.db.files_by_project.pop(project_id, set())
-            removed = [self.db.files.pop(file_id) for file_id in ids]
+            in_project = self.db.files_by_project.pop(project_id, None) or NewestFirst()
+            removed = [self.db.files.pop(key.id) for key in in_project.keys]
         return removed
 
 
