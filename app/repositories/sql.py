@@ -47,7 +47,6 @@ SCHEMA = (
         description VARCHAR,
         created_at VARCHAR NOT NULL,
         updated_at VARCHAR NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS projects_by_owner ON projects (owner_id, created_at, id)",
     """CREATE TABLE IF NOT EXISTS files (
         id VARCHAR PRIMARY KEY,
         project_id VARCHAR NOT NULL,
@@ -58,26 +57,29 @@ SCHEMA = (
         sha256 VARCHAR NOT NULL,
         storage_key VARCHAR NOT NULL,
         created_at VARCHAR NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS files_by_project ON files (project_id, created_at, id)",
     """CREATE TABLE IF NOT EXISTS sessions (
         id VARCHAR PRIMARY KEY,
         user_id VARCHAR NOT NULL,
         created_at VARCHAR NOT NULL,
         expires_at VARCHAR NOT NULL,
         revoked BOOLEAN NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (user_id)",
     """CREATE TABLE IF NOT EXISTS refresh_tokens (
         token_hash VARCHAR PRIMARY KEY,
         session_id VARCHAR NOT NULL,
         user_id VARCHAR NOT NULL,
         expires_at VARCHAR NOT NULL,
         used BOOLEAN NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS refresh_tokens_by_user ON refresh_tokens (user_id)",
     """CREATE TABLE IF NOT EXISTS login_attempts (
         key VARCHAR PRIMARY KEY,
         started_at VARCHAR NOT NULL,
         failures INTEGER NOT NULL)""",
 )
+SECONDARY_INDEXES = {
+    "projects_by_owner": "projects (owner_id, created_at, id)",
+    "files_by_project": "files (project_id, created_at, id)",
+    "sessions_by_user": "sessions (user_id)",
+    "refresh_tokens_by_user": "refresh_tokens (user_id)",
+}
 
 Row = tuple[Any, ...]
 Model = TypeVar("Model", User, Project, FileRecord)
@@ -117,8 +119,19 @@ class SqlDatabase(ABC):
     def close(self) -> None:
         """Release the file."""
 
+    secondary_indexes: ClassVar[bool] = True
+    """Whether to keep SECONDARY_INDEXES; an engine whose planner does not use them would only
+    pay for them on every insert, so it drops them (primary keys and UNIQUE stay)."""
+
     def create_schema(self) -> None:
-        self.execute_script(SCHEMA)
+        if self.secondary_indexes:
+            indexes = [
+                f"CREATE INDEX IF NOT EXISTS {name} ON {columns}"
+                for name, columns in SECONDARY_INDEXES.items()
+            ]
+        else:
+            indexes = [f"DROP INDEX IF EXISTS {name}" for name in SECONDARY_INDEXES]
+        self.execute_script([*SCHEMA, *indexes])
 
 
 class _Table(Generic[Stored]):
@@ -137,6 +150,10 @@ class _Table(Generic[Stored]):
 
     def to_model(self, row: Row) -> Stored:
         return self.model.model_validate(dict(zip(self.columns, row, strict=True)))
+
+    def read_all(self, db: SqlDatabase) -> list[Stored]:
+        """Every row of the table, as models (to fill a cache)."""
+        return [self.to_model(row) for row in db.execute(self.select)]
 
     def insert_sql(self) -> str:
         marks = ", ".join("?" for _ in self.columns)
