@@ -77,8 +77,9 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     app.add_exception_handler(HangarError, _hangar_error)
 
     # Each router straight on the app: a router nested in another one is matched level by level
-    # on every request, which cost a quarter of an authenticated GET.
-    for router in (health_router, auth_router, projects_router, files_router, storage_router):
+    # on every request, which cost a quarter of an authenticated GET. FastAPI tries them in this
+    # order, so the busiest routes come first.
+    for router in (projects_router, files_router, auth_router, storage_router, health_router):
         app.include_router(router, prefix=API_PREFIX)
     return app
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 from starlette.concurrency import run_in_threadpool
 
-from app.dependencies import Context, CurrentUser, Principal, SessionDep
+from app.dependencies import Authenticated, Context
 from app.models import User
 from app.routers.auth import services
 from app.routers.auth.interface import (
@@ -87,28 +87,30 @@ async def refresh(body: RefreshRequest, context: Context) -> TokenOut:
 
 
 @router.post("/logout", status_code=NO_CONTENT, response_class=Response, responses=UNAUTHORIZED)
-async def logout(session: SessionDep, context: Context) -> None:
+async def logout(caller: Authenticated) -> None:
     """Revoke this session: its access and refresh tokens stop working at once."""
-    await context.backends.call(context.backends.session_repo.revoke_session, session.id)
+    backends = caller.backends
+    await backends.call(backends.session_repo.revoke_session, caller.session.id)
 
 
 @router.post("/logout-all", status_code=NO_CONTENT, response_class=Response, responses=UNAUTHORIZED)
-async def logout_all(user: CurrentUser, context: Context) -> None:
+async def logout_all(caller: Authenticated) -> None:
     """Revoke every session of the caller, on every device."""
-    await context.backends.call(context.backends.session_repo.revoke_user_sessions, user.id)
+    backends = caller.backends
+    await backends.call(backends.session_repo.revoke_user_sessions, caller.user.id)
 
 
 @router.get("/me", response_model=UserOut, responses=UNAUTHORIZED)
-async def me(user: CurrentUser) -> User:
+async def me(caller: Authenticated) -> User:
     """The account the bearer token belongs to."""
-    return user
+    return caller.user
 
 
 @router.patch("/me", response_model=UserOut, responses=UNAUTHORIZED)
-async def update_me(body: UserUpdate, user: CurrentUser, context: Context) -> User:
+async def update_me(body: UserUpdate, caller: Authenticated) -> User:
     """Change the caller's profile."""
-    backends = context.backends
-    return await backends.call(services.update_me, user, body, repo=backends.user_repo)
+    backends = caller.backends
+    return await backends.call(services.update_me, caller.user, body, repo=backends.user_repo)
 
 
 @router.post(
@@ -117,19 +119,18 @@ async def update_me(body: UserUpdate, user: CurrentUser, context: Context) -> Us
     response_class=Response,
     responses=responses(_401=NOT_AUTHENTICATED, _403="Current password is wrong"),
 )
-async def change_password(body: PasswordChange, principal: Principal, context: Context) -> None:
+async def change_password(body: PasswordChange, caller: Authenticated) -> None:
     """Set a new password; every other session is signed out."""
-    user, session = principal
-    backends = context.backends
+    backends = caller.backends
     await run_in_threadpool(
         services.change_password,
-        user,
+        caller.user,
         body.current_password,
         body.new_password,
-        session_id=session.id,
+        session_id=caller.session.id,
         repo=backends.user_repo,
         sessions=backends.session_repo,
-        hasher=context.hasher,
+        hasher=caller.context.hasher,
     )
 
 
@@ -139,17 +140,17 @@ async def change_password(body: PasswordChange, principal: Principal, context: C
     response_class=Response,
     responses=responses(_401=NOT_AUTHENTICATED, _403="Password is wrong"),
 )
-async def delete_me(body: PasswordConfirmation, user: CurrentUser, context: Context) -> None:
+async def delete_me(body: PasswordConfirmation, caller: Authenticated) -> None:
     """Delete the account with all its projects, files and sessions."""
-    backends = context.backends
+    backends = caller.backends
     await run_in_threadpool(
         services.delete_account,
-        user,
+        caller.user,
         body.password,
         repo=backends.user_repo,
         sessions=backends.session_repo,
         project_repo=backends.project_repo,
         file_repo=backends.file_repo,
         storage=backends.file_storage,
-        hasher=context.hasher,
+        hasher=caller.context.hasher,
     )

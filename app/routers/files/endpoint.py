@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Query, Response, UploadFile, status
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from app.dependencies import Context, CurrentUser
+from app.dependencies import Authenticated, Caller
 from app.models import FileRecord
 from app.routers.common import UNAUTHORIZED, Cursor, Limit, PageOut, responses
 from app.routers.downloads import stream_download
@@ -29,19 +29,18 @@ NOT_FOUND = responses(_404="No such project or file, or not yours")
 async def upload_file(
     project_id: str,
     file: Annotated[UploadFile, File(description="The file's bytes.")],
-    user: CurrentUser,
-    context: Context,
+    caller: Authenticated,
 ) -> FileRecord:
     """Upload a file into a project; the body is streamed to storage in chunks."""
-    backends = context.backends
+    backends = caller.backends
     return await run_in_threadpool(
         services.upload_file,
         project_id,
         file.file,
-        owner=user,
+        owner=caller.user,
         filename=file.filename,
         content_type=file.content_type,
-        max_bytes=context.settings.MAX_UPLOAD_BYTES,
+        max_bytes=caller.context.settings.MAX_UPLOAD_BYTES,
         project_repo=backends.project_repo,
         file_repo=backends.file_repo,
         storage=backends.file_storage,
@@ -54,55 +53,49 @@ async def upload_file(
     responses=responses(_400="Bad cursor", _404="No such project, or not yours"),
 )
 async def list_files(
-    project_id: str, user: CurrentUser, context: Context, limit: Limit = 20, cursor: Cursor = None
+    project_id: str, caller: Authenticated, limit: Limit = 20, cursor: Cursor = None
 ) -> PageOut[FileOut]:
     """A project's files, newest first, a page at a time."""
-    scope = f"files:{project_id}"
-    backends = context.backends
+    cursors, scope = caller.context.cursors, f"files:{project_id}"
+    backends = caller.backends
     page = await backends.call(
         services.list_files,
         project_id,
-        owner=user,
+        owner=caller.user,
         project_repo=backends.project_repo,
         file_repo=backends.file_repo,
         limit=limit,
-        after=context.cursors.decode(cursor, scope=scope),
+        after=cursors.decode(cursor, scope=scope),
     )
     return PageOut(
         items=[FileOut.model_validate(record) for record in page.items],
-        next_cursor=context.cursors.encode(page.next_key, scope=scope),
+        next_cursor=cursors.encode(page.next_key, scope=scope),
     )
 
 
-async def _owned_file(
-    project_id: str, file_id: str, user: CurrentUser, context: Context
-) -> FileRecord:
-    backends = context.backends
+async def _owned_file(project_id: str, file_id: str, caller: Caller) -> FileRecord:
+    backends = caller.backends
     return await backends.call(
         services.get_file,
         project_id,
         file_id,
-        owner=user,
+        owner=caller.user,
         project_repo=backends.project_repo,
         file_repo=backends.file_repo,
     )
 
 
 @router.get("/{file_id}", response_model=FileOut, responses=NOT_FOUND)
-async def get_file(
-    project_id: str, file_id: str, user: CurrentUser, context: Context
-) -> FileRecord:
+async def get_file(project_id: str, file_id: str, caller: Authenticated) -> FileRecord:
     """One file's metadata."""
-    return await _owned_file(project_id, file_id, user, context)
+    return await _owned_file(project_id, file_id, caller)
 
 
 @router.get("/{file_id}/content", response_class=StreamingResponse, responses=NOT_FOUND)
-async def download_file(
-    project_id: str, file_id: str, user: CurrentUser, context: Context
-) -> StreamingResponse:
+async def download_file(project_id: str, file_id: str, caller: Authenticated) -> StreamingResponse:
     """The file's bytes, as an attachment."""
-    record = await _owned_file(project_id, file_id, user, context)
-    storage = context.backends.file_storage
+    record = await _owned_file(project_id, file_id, caller)
+    storage = caller.backends.file_storage
     chunks = await run_in_threadpool(services.open_file, record, storage=storage)
     return stream_download(chunks, record.filename, record.content_type, record.size)
 
@@ -111,29 +104,27 @@ async def download_file(
 async def presign_file(
     project_id: str,
     file_id: str,
-    user: CurrentUser,
-    context: Context,
+    caller: Authenticated,
     expires_in: Annotated[int, Query(ge=1, le=MAX_PRESIGN_SECONDS)] = 3600,
 ) -> PresignedUrlOut:
     """A link that downloads the file without a token until it expires (7 days at most)."""
-    record = await _owned_file(project_id, file_id, user, context)
-    url, expires_at = await context.backends.call(
-        services.presign_file, record, storage=context.backends.file_storage, expires_in=expires_in
+    record = await _owned_file(project_id, file_id, caller)
+    backends = caller.backends
+    url, expires_at = await backends.call(
+        services.presign_file, record, storage=backends.file_storage, expires_in=expires_in
     )
     return PresignedUrlOut(url=url, expires_at=expires_at)
 
 
 @router.delete("/{file_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
-async def delete_file(
-    project_id: str, file_id: str, user: CurrentUser, context: Context
-) -> Response:
+async def delete_file(project_id: str, file_id: str, caller: Authenticated) -> Response:
     """Delete a file's metadata and bytes."""
-    backends = context.backends
+    backends = caller.backends
     await backends.call(
         services.delete_file,
         project_id,
         file_id,
-        owner=user,
+        owner=caller.user,
         project_repo=backends.project_repo,
         file_repo=backends.file_repo,
         storage=backends.file_storage,

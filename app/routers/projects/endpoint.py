@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel
 
-from app.dependencies import Context, CurrentUser
+from app.dependencies import Authenticated
 from app.models import Project
 from app.routers.common import UNAUTHORIZED, Cursor, Limit, PageOut, responses
 from app.routers.projects import services
@@ -24,62 +24,64 @@ def as_json(body: BaseModel, status_code: int = status.HTTP_200_OK) -> Response:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ProjectOut)
-async def create_project(body: ProjectCreate, user: CurrentUser, context: Context) -> Response:
+async def create_project(body: ProjectCreate, caller: Authenticated) -> Response:
     """Create a project owned by the caller."""
-    backends = context.backends
+    backends = caller.backends
     project = await backends.call(
-        services.create_project, body, owner=user, repo=backends.project_repo
+        services.create_project, body, owner=caller.user, repo=backends.project_repo
     )
     return as_json(ProjectOut.model_validate(project), status.HTTP_201_CREATED)
 
 
 @router.get("", response_model=ProjectPage, responses=responses(_400="Bad cursor"))
 async def list_projects(
-    user: CurrentUser, context: Context, limit: Limit = 20, cursor: Cursor = None
+    caller: Authenticated, limit: Limit = 20, cursor: Cursor = None
 ) -> Response:
     """The caller's projects, newest first, a page at a time."""
-    after = context.cursors.decode(cursor, scope=f"projects:{user.id}")
-    backends = context.backends
+    cursors, scope = caller.context.cursors, f"projects:{caller.user.id}"
+    backends = caller.backends
     page = await backends.call(
-        services.list_projects, owner=user, repo=backends.project_repo, limit=limit, after=after
+        services.list_projects,
+        owner=caller.user,
+        repo=backends.project_repo,
+        limit=limit,
+        after=cursors.decode(cursor, scope=scope),
     )
     return as_json(
         ProjectPage(
             items=[ProjectOut.model_validate(p) for p in page.items],
-            next_cursor=context.cursors.encode(page.next_key, scope=f"projects:{user.id}"),
+            next_cursor=cursors.encode(page.next_key, scope=scope),
         )
     )
 
 
 @router.get("/{project_id}", response_model=ProjectOut, responses=NOT_FOUND)
-async def get_project(project_id: str, user: CurrentUser, context: Context) -> Response:
+async def get_project(project_id: str, caller: Authenticated) -> Response:
     """One of the caller's projects."""
-    backends = context.backends
+    backends = caller.backends
     project = await backends.call(
-        services.get_owned_project, project_id, owner=user, repo=backends.project_repo
+        services.get_owned_project, project_id, owner=caller.user, repo=backends.project_repo
     )
     return as_json(ProjectOut.model_validate(project))
 
 
 @router.patch("/{project_id}", response_model=ProjectOut, responses=NOT_FOUND)
-async def update_project(
-    project_id: str, body: ProjectUpdate, user: CurrentUser, context: Context
-) -> Project:
+async def update_project(project_id: str, body: ProjectUpdate, caller: Authenticated) -> Project:
     """Change a project's name or description."""
-    backends = context.backends
+    backends = caller.backends
     return await backends.call(
-        services.update_project, project_id, body, owner=user, repo=backends.project_repo
+        services.update_project, project_id, body, owner=caller.user, repo=backends.project_repo
     )
 
 
 @router.delete("/{project_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
-async def delete_project(project_id: str, user: CurrentUser, context: Context) -> Response:
+async def delete_project(project_id: str, caller: Authenticated) -> Response:
     """Delete a project with all its files."""
-    backends = context.backends
+    backends = caller.backends
     await backends.call(
         services.delete_project,
         project_id,
-        owner=user,
+        owner=caller.user,
         repo=backends.project_repo,
         file_repo=backends.file_repo,
         storage=backends.file_storage,
