@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.dependencies import Authenticated, Caller
 from app.models import FileRecord
-from app.routers.common import UNAUTHORIZED, Cursor, Limit, PageOut, responses
+from app.routers.common import UNAUTHORIZED, Cursor, Limit, PageOut, as_json, responses
 from app.routers.downloads import stream_download
 from app.routers.files import services
 from app.routers.files.interface import FileOut, PresignedUrlOut
@@ -18,6 +18,7 @@ from app.storage.base import MAX_PRESIGN_SECONDS
 
 router = APIRouter(prefix="/projects/{project_id}/files", tags=["files"], responses=UNAUTHORIZED)
 NOT_FOUND = responses(_404="No such project or file, or not yours")
+FilePage = PageOut[FileOut]
 
 
 @router.post(
@@ -49,12 +50,12 @@ async def upload_file(
 
 @router.get(
     "",
-    response_model=PageOut[FileOut],
+    response_model=FilePage,
     responses=responses(_400="Bad cursor", _404="No such project, or not yours"),
 )
 async def list_files(
     project_id: str, caller: Authenticated, limit: Limit = 20, cursor: Cursor = None
-) -> PageOut[FileOut]:
+) -> Response:
     """A project's files, newest first, a page at a time."""
     cursors, scope = caller.context.cursors, f"files:{project_id}"
     backends = caller.backends
@@ -67,10 +68,8 @@ async def list_files(
         limit=limit,
         after=cursors.decode(cursor, scope=scope),
     )
-    return PageOut(
-        items=[FileOut.model_validate(record) for record in page.items],
-        next_cursor=cursors.encode(page.next_key, scope=scope),
-    )
+    next_cursor = cursors.encode(page.next_key, scope=scope)
+    return as_json(FilePage.model_validate({"items": page.items, "next_cursor": next_cursor}))
 
 
 async def _owned_file(project_id: str, file_id: str, caller: Caller) -> FileRecord:

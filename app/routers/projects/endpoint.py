@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
-from pydantic import BaseModel
 
 from app.dependencies import Authenticated
 from app.models import Project
-from app.routers.common import UNAUTHORIZED, Cursor, Limit, PageOut, responses
+from app.routers.common import UNAUTHORIZED, Cursor, Limit, PageOut, as_json, responses
 from app.routers.projects import services
 from app.routers.projects.interface import ProjectCreate, ProjectOut, ProjectUpdate
 
 router = APIRouter(prefix="/projects", tags=["projects"], responses=UNAUTHORIZED)
 NOT_FOUND = responses(_404="No such project, or not yours")
 ProjectPage = PageOut[ProjectOut]
-
-
-def as_json(body: BaseModel, status_code: int = status.HTTP_200_OK) -> Response:
-    """The body serialised once. Returned as a model, FastAPI would validate it against
-    `response_model` and serialise it again (27 against 6 us for one project, 118 against
-    100 us for a page of 20). `response_model` stays declared for the OpenAPI docs."""
-    return Response(body.model_dump_json(), status_code=status_code, media_type="application/json")
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ProjectOut)
@@ -47,12 +39,8 @@ async def list_projects(
         limit=limit,
         after=cursors.decode(cursor, scope=scope),
     )
-    return as_json(
-        ProjectPage(
-            items=[ProjectOut.model_validate(p) for p in page.items],
-            next_cursor=cursors.encode(page.next_key, scope=scope),
-        )
-    )
+    next_cursor = cursors.encode(page.next_key, scope=scope)
+    return as_json(ProjectPage.model_validate({"items": page.items, "next_cursor": next_cursor}))
 
 
 @router.get("/{project_id}", response_model=ProjectOut, responses=NOT_FOUND)
