@@ -130,8 +130,11 @@ def build_repositories(settings: Settings) -> Repositories:
 
     engine: sql.SqlDatabase
     if settings.DATABASE_TYPE == "duckdb":
-        from app.repositories.duckdb import DuckDBDatabase
+        from app.repositories.duckdb import DuckDBDatabase, open_cached
 
+        if settings.DUCKDB_CACHE:
+            cached, close = open_cached(settings.DUCKDB_PATH)
+            return Repositories(*cached.repositories(), close=close)
         engine = DuckDBDatabase(settings.DUCKDB_PATH)
     else:
         from app.repositories.sqlite import SQLiteDatabase

@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     STORAGE_TYPE: StorageType = "local"
 
     DUCKDB_PATH: Path = Path("./data/app.db")
+    DUCKDB_CACHE: bool = Field(
+        True,
+        description="Serve reads from this process's memory copy of the DuckDB file (writes go "
+        "to the file first); turn off when the data is bigger than memory. While on, writes "
+        "by raw SQL from another connection are not seen.",
+    )
     SQLITE_PATH: Path = Path("./data/app.sqlite3")
     LOCAL_STORAGE_PATH: Path = Path("./uploads")
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from app.errors import BackendUnavailable
+from app.repositories.cached import CachedDatabase
 from app.repositories.sql import Row, SqlDatabase
 
 CONFLICT_RETRIES = 12
@@ -71,3 +73,51 @@ class DuckDBDatabase(SqlDatabase):
 
     def close(self) -> None:
         self._connection.close()
+
+
+@dataclass
+class _Shared:
+    cached: CachedDatabase
+    holders: int = 0
+
+
+_shared: dict[Path, _Shared] = {}
+_shared_lock = threading.Lock()
+
+
+def open_cached(path: Path) -> tuple[CachedDatabase, Callable[[], None]]:
+    """This process's one cached copy of the file, and a `close` that lets go of it.
+
+    DuckDB shares one database instance between the connections a process opens to a file, so
+    every opener here shares one memory copy and one write lock too (a write through another
+    copy would be missing from this one). The first opener loads the file; the last close
+    releases it."""
+    key = path.resolve()
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = _Shared(_load(path))
+        shared = _shared[key]
+        shared.holders += 1
+    released = False
+
+    def close() -> None:
+        nonlocal released
+        with _shared_lock:
+            if released:
+                return
+            released = True
+            shared.holders -= 1
+            if shared.holders == 0:
+                del _shared[key]
+                shared.cached.engine.close()
+
+    return shared.cached, close
+
+
+def _load(path: Path) -> CachedDatabase:
+    engine = DuckDBDatabase(path)
+    try:
+        return CachedDatabase(engine)
+    except BaseException:
+        engine.close()
+        raise

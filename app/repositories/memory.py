@@ -88,7 +88,9 @@ class MemoryDatabase:
         self.attempts: dict[str, AttemptWindow] = {}
 
 
-class _MemoryRepository:
+class MemoryRepository:
+    """What every memory repository shares: the tables it works on."""
+
     def __init__(self, db: MemoryDatabase | None = None) -> None:
         self.db = db or MemoryDatabase()
 
@@ -100,7 +102,7 @@ class _MemoryRepository:
             return [item for item in table.values() if where(item)]
 
 
-class MemoryUserRepository(_MemoryRepository, UserRepository):
+class MemoryUserRepository(MemoryRepository, UserRepository):
     def add_user(self, user: User) -> User:
         with self.db.lock:
             if user.email in self.db.users_by_email:
@@ -143,7 +145,7 @@ class MemoryUserRepository(_MemoryRepository, UserRepository):
             return self.db.users_newest.page(self.db.users, limit, after)
 
 
-class MemoryProjectRepository(_MemoryRepository, ProjectRepository):
+class MemoryProjectRepository(MemoryRepository, ProjectRepository):
     def add_project(self, project: Project) -> Project:
         with self.db.lock:
             self.db.projects[project.id] = project
@@ -185,7 +187,7 @@ class MemoryProjectRepository(_MemoryRepository, ProjectRepository):
         return True
 
 
-class MemoryFileRepository(_MemoryRepository, FileRepository):
+class MemoryFileRepository(MemoryRepository, FileRepository):
     def add_file(self, record: FileRecord) -> FileRecord:
         with self.db.lock:
             self.db.files[record.id] = record
@@ -219,7 +221,7 @@ class MemoryFileRepository(_MemoryRepository, FileRepository):
         return removed
 
 
-class MemorySessionRepository(_MemoryRepository, SessionRepository):
+class MemorySessionRepository(MemoryRepository, SessionRepository):
     def add_session(self, session: Session, token: RefreshToken) -> None:
         with self.db.lock:
             self.db.sessions[session.id] = session
@@ -274,7 +276,7 @@ class MemorySessionRepository(_MemoryRepository, SessionRepository):
                 del self.db.refresh_tokens[token.token_hash]
 
 
-class MemoryLoginAttemptRepository(_MemoryRepository, LoginAttemptRepository):
+class MemoryLoginAttemptRepository(MemoryRepository, LoginAttemptRepository):
     def record_failure(self, key: str, now: datetime, window_start: datetime) -> AttemptWindow:
         with self.db.lock:
             current = self.db.attempts.get(key)
