@@ -16,7 +16,9 @@ from app.core.config import Settings
 
 pytest_plugins = ["tests.aws", "tests.client_fixtures"]
 
-DATABASES = ["memory", "duckdb", "sqlite", "dynamodb"]
+DATABASES = ["memory", "duckdb", "duckdb-nocache", "sqlite", "dynamodb"]
+"""`duckdb` is the default, reads from the process's memory copy; `duckdb-nocache` reads the
+file with SQL (DUCKDB_CACHE=false)."""
 STORAGES = ["memory", "local", "s3"]
 API_STACKS = [("duckdb", "local"), ("memory", "memory"), ("dynamodb", "s3")]
 TEST_BASE_URL = "http://testserver"
@@ -28,6 +30,8 @@ def backend_overrides(
     request: pytest.FixtureRequest, database: str, storage: str
 ) -> dict[str, Any]:
     """Settings a backend needs beyond paths, e.g. the endpoint of a server started for it."""
+    if database == "duckdb-nocache":
+        return {"DATABASE_TYPE": "duckdb", "DUCKDB_CACHE": False}
     if database == "dynamodb" or storage == "s3":
         from tests.aws import aws_overrides
 
