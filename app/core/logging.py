@@ -15,12 +15,14 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.headers import header
+
 LogFormat = Literal["text", "json"]
 REQUEST_ID_HEADER = "X-Request-ID"
+_RAW_ID_HEADER = REQUEST_ID_HEADER.lower().encode()
 NO_REQUEST = "-"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -100,7 +102,7 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        current = incoming_or_new_id(Headers(scope=scope).get(REQUEST_ID_HEADER))
+        current = incoming_or_new_id(header(scope, _RAW_ID_HEADER))
         token = request_id.set(current)
         started = False
 
@@ -108,7 +110,10 @@ class RequestIdMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = current
+                message["headers"] = [
+                    *message.get("headers", ()),
+                    (_RAW_ID_HEADER, current.encode()),
+                ]
             await send(message)
 
         try:
