@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.dependencies import Authenticated, Caller
 from app.models import FileRecord
-from app.routers.common import UNAUTHORIZED, Cursor, Limit, PageOut, as_json, responses
+from app.routers.common import UNAUTHORIZED, Cursor, Limit, PageOut, page_json, responses
 from app.routers.downloads import stream_download
 from app.routers.files import services
 from app.routers.files.interface import FileOut, PresignedUrlOut
@@ -18,7 +18,6 @@ from app.storage.base import MAX_PRESIGN_SECONDS
 
 router = APIRouter(prefix="/projects/{project_id}/files", tags=["files"], responses=UNAUTHORIZED)
 NOT_FOUND = responses(_404="No such project or file, or not yours")
-FilePage = PageOut[FileOut]
 
 
 @router.post(
@@ -50,7 +49,7 @@ async def upload_file(
 
 @router.get(
     "",
-    response_model=FilePage,
+    response_model=PageOut[FileOut],
     responses=responses(_400="Bad cursor", _404="No such project, or not yours"),
 )
 async def list_files(
@@ -68,8 +67,7 @@ async def list_files(
         limit=limit,
         after=cursors.decode(cursor, scope=scope),
     )
-    next_cursor = cursors.encode(page.next_key, scope=scope)
-    return as_json(FilePage.model_validate({"items": page.items, "next_cursor": next_cursor}))
+    return page_json(page, FileOut, cursors.encode(page.next_key, scope=scope))
 
 
 async def _owned_file(project_id: str, file_id: str, caller: Caller) -> FileRecord:

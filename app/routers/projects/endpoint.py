@@ -6,13 +6,12 @@ from fastapi import APIRouter, Response, status
 
 from app.dependencies import Authenticated
 from app.models import Project
-from app.routers.common import UNAUTHORIZED, Cursor, Limit, PageOut, as_json, responses
+from app.routers.common import UNAUTHORIZED, Cursor, Limit, PageOut, as_json, page_json, responses
 from app.routers.projects import services
 from app.routers.projects.interface import ProjectCreate, ProjectOut, ProjectUpdate
 
 router = APIRouter(prefix="/projects", tags=["projects"], responses=UNAUTHORIZED)
 NOT_FOUND = responses(_404="No such project, or not yours")
-ProjectPage = PageOut[ProjectOut]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ProjectOut)
@@ -25,7 +24,7 @@ async def create_project(body: ProjectCreate, caller: Authenticated) -> Response
     return as_json(ProjectOut.model_validate(project), status.HTTP_201_CREATED)
 
 
-@router.get("", response_model=ProjectPage, responses=responses(_400="Bad cursor"))
+@router.get("", response_model=PageOut[ProjectOut], responses=responses(_400="Bad cursor"))
 async def list_projects(
     caller: Authenticated, limit: Limit = 20, cursor: Cursor = None
 ) -> Response:
@@ -39,8 +38,7 @@ async def list_projects(
         limit=limit,
         after=cursors.decode(cursor, scope=scope),
     )
-    next_cursor = cursors.encode(page.next_key, scope=scope)
-    return as_json(ProjectPage.model_validate({"items": page.items, "next_cursor": next_cursor}))
+    return page_json(page, ProjectOut, cursors.encode(page.next_key, scope=scope))
 
 
 @router.get("/{project_id}", response_model=ProjectOut, responses=NOT_FOUND)

@@ -1,0 +1,67 @@
+"""`page_json` serialises domain models straight through the response schema's fields; it must
+give exactly what validating each item into that schema would, and nothing more."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import BaseModel
+
+from app.models import FileRecord, Page, Project
+from app.routers.common import PageOut, page_json
+from app.routers.files.interface import FileOut
+from app.routers.projects.interface import ProjectOut
+
+NOW = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+
+
+def projects() -> list[BaseModel]:
+    return [
+        Project(
+            id=f"p{i}",
+            owner_id="owner",
+            name=f"Project {i}",
+            description=None if i % 2 else "with a description",
+            created_at=NOW - timedelta(minutes=i),
+            updated_at=NOW,
+        )
+        for i in range(3)
+    ]
+
+
+def files() -> list[BaseModel]:
+    return [
+        FileRecord(
+            id=f"f{i}",
+            project_id="p0",
+            owner_id="owner",
+            filename=f"report {i}.pdf",
+            content_type="application/pdf",
+            size=1024 * i,
+            sha256="0" * 64,
+            storage_key=f"secret/p0/f{i}",
+            created_at=NOW - timedelta(seconds=i),
+        )
+        for i in range(3)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("items", "out"), [(projects(), ProjectOut), (files(), FileOut)], ids=["projects", "files"]
+)
+@pytest.mark.parametrize("cursor", [None, "next.page"])
+def test_a_page_is_what_validating_its_items_gives(
+    items: list[BaseModel], out: type[BaseModel], cursor: str | None
+) -> None:
+    response = page_json(Page(items=items, next_key=None), out, cursor)
+    expected = PageOut[out].model_validate({"items": items, "next_cursor": cursor})
+    assert json.loads(response.body) == expected.model_dump(mode="json")
+    assert response.media_type == "application/json"
+
+
+def test_fields_outside_the_schema_stay_out() -> None:
+    body = json.loads(page_json(Page(items=files(), next_key=None), FileOut, None).body)
+    assert all(set(item) == set(FileOut.model_fields) for item in body["items"])
+    assert "secret" not in json.dumps(body)
