@@ -37,7 +37,7 @@ def main(path: Path) -> None:
             print(f"| {operation} | " + " | ".join(cells) + " |")
     for r in results:
         if r["operation"] == REFERENCE:
-            print(f"\nbare FastAPI route: {r['ops_per_s']:,.0f} ops/s, p50 {r['p50_ms']:.1f} ms")
+            print(f"\n{r['stack']}: {r['ops_per_s']:,.0f} ops/s, p50 {r['p50_ms']:.1f} ms")
     for m in report["memory"]:
         print(
             f"\n{m['storage']}: {m['size_mib']} MiB, peak RSS growth "

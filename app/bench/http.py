@@ -8,7 +8,9 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from app.bench import workload as w
 from app.bench.load import Job, Outcome, request_bytes
@@ -16,6 +18,8 @@ from app.bench.report import Report, Result, summarise
 from app.bench.servers import free_port, hangar_command, reference_command, running, stack_env
 
 API = "/api/v1"
+# Operations measured next to a fresh reference run; the others reuse the latest one.
+THROUGHPUT_OPERATIONS = {w.CREATE_PROJECT, w.GET_PROJECT, w.LIST_PROJECTS, w.PRESIGN}
 Log = Callable[[str], None]
 
 
@@ -81,21 +85,32 @@ def multipart(filename: str, content: bytes) -> tuple[bytes, str]:
     )
 
 
-def measure_reference(folder: Path, workload: w.Workload) -> Result:
-    port = free_port()
-    env = stack_env(w.Stack("memory", "memory"), folder, None)
-    with running(reference_command(port), port=port, ready_path="/", folder=folder, env=env):
-        load = LoadRunner(folder, port, workload)
-        load.run([request_bytes("GET", "/")], 200)  # warm-up
-        outcome = load.run([request_bytes("GET", "/")], workload.requests)
-    return summarise("http", "bare FastAPI", w.REFERENCE, outcome.latencies, outcome.elapsed)
+class Reference:
+    """The bare app, running through the whole HTTP mode and measured again right before each
+    throughput operation, so that a ratio compares two runs seconds apart rather than minutes:
+    a shared machine's speed drifts by a fifth within a run."""
+
+    def __init__(self, load: LoadRunner) -> None:
+        self.load = load
+        self.measured: list[Result] = []
+
+    def measure(self) -> Result:
+        outcome = self.load.run([request_bytes("GET", "/")], self.load.workload.requests)
+        result = summarise("http", "bare FastAPI", w.REFERENCE, outcome.latencies, outcome.elapsed)
+        self.measured.append(result)
+        return result
+
+    def summary(self, stack: str, since: int) -> Result:
+        """The median of the measurements taken next to one stack, as that stack's row."""
+        taken = sorted(self.measured[since:], key=lambda r: r.ops_per_s)
+        return replace(taken[len(taken) // 2], stack=f"bare FastAPI, next to {stack}")
 
 
 def measure_stack(
     stack: w.Stack,
     folder: Path,
     workload: w.Workload,
-    reference: Result,
+    reference: Reference,
     aws_endpoint: str | None,
     log: Log,
 ) -> list[Result]:
@@ -105,14 +120,22 @@ def measure_stack(
     env = stack_env(stack, folder, aws_endpoint, MAX_UPLOAD_BYTES=str(4 * w.MIB))
     command = hangar_command(port, stack.workers)
     results: list[Result] = []
+    first_reference = len(reference.measured)
+    adjacent = reference.measure()
 
-    def record(operation: str, outcome: Outcome) -> None:
+    def timed(operation: str, requests: list[bytes], count: int, **options: Any) -> Outcome:
+        nonlocal adjacent
+        if operation in THROUGHPUT_OPERATIONS:
+            adjacent = reference.measure()
+        outcome = load.run(requests, count, **options)
         result = summarise(
             "http", stack.label, operation, outcome.latencies, outcome.elapsed, _errors(outcome)
         )
-        result.ratio = round(result.ops_per_s / reference.ops_per_s, 3)
+        result.ratio = round(result.ops_per_s / adjacent.ops_per_s, 3)
+        result.reference_ops_per_s = adjacent.ops_per_s
         results.append(result)
         log(f"  {stack.label} {operation}: {result.ops_per_s:,.0f}/s x{result.ratio:.2f}")
+        return outcome
 
     with running(command, port=port, ready_path=f"{API}/health", folder=folder, env=env):
         load = LoadRunner(folder, port, workload)
@@ -127,7 +150,7 @@ def measure_stack(
             )
             for i in users
         ]
-        record(w.REGISTER, load.run(registers, len(registers)))
+        timed(w.REGISTER, registers, len(registers))
 
         logins = [
             request_bytes(
@@ -139,8 +162,7 @@ def measure_stack(
             for i in users
         ]
         # One connection: login is a latency target, compared with one password verification.
-        outcome = load.run(logins, len(logins), connections=1, keep_bodies=True)
-        record(w.LOGIN, outcome)
+        outcome = timed(w.LOGIN, logins, len(logins), connections=1, keep_bodies=True)
         auth = [
             {"Authorization": f"Bearer {body['access_token']}"}
             for _, body in sorted(_bodies(outcome).items())
@@ -158,8 +180,7 @@ def measure_stack(
             )
             for i in range(workload.projects)
         ]
-        outcome = load.run(creates, len(creates), keep_bodies=True)
-        record(w.CREATE_PROJECT, outcome)
+        outcome = timed(w.CREATE_PROJECT, creates, len(creates), keep_bodies=True)
         projects = [(i % len(auth), str(b["id"])) for i, b in sorted(_bodies(outcome).items())]
         rest = creates[len(outcome.latencies) :]
         if rest:  # the timed run stopped early: seed the rest untimed, so lists see them all
@@ -169,12 +190,12 @@ def measure_stack(
             request_bytes("GET", f"{API}/projects/{pid}", headers=auth[user])
             for user, pid in projects[:2000]
         ]
-        record(w.GET_PROJECT, load.run(gets, workload.requests))
+        timed(w.GET_PROJECT, gets, workload.requests)
         lists = [
             request_bytes("GET", f"{API}/projects?limit={w.PAGE_SIZE}", headers=header)
             for header in auth
         ]
-        record(w.LIST_PROJECTS, load.run(lists, workload.requests))
+        timed(w.LIST_PROJECTS, lists, workload.requests)
 
         body, content_type = multipart("bench.bin", w.file_bytes())
         targets = [projects[i % len(projects)] for i in range(min(workload.files, 8))]
@@ -188,8 +209,7 @@ def measure_stack(
             )
             for user, pid in targets
         ]
-        outcome = load.run(uploads, workload.files, keep_bodies=True)
-        record(w.UPLOAD, outcome)
+        outcome = timed(w.UPLOAD, uploads, workload.files, keep_bodies=True)
         files = [
             (
                 auth[targets[i % len(targets)][0]],
@@ -198,10 +218,10 @@ def measure_stack(
             for i, b in sorted(_bodies(outcome).items())
         ]
         downloads = [request_bytes("GET", f"{path}/content", headers=h) for h, path in files]
-        record(w.DOWNLOAD, load.run(downloads, workload.files))
+        timed(w.DOWNLOAD, downloads, workload.files)
         presigns = [request_bytes("GET", f"{path}/url", headers=h) for h, path in files]
-        record(w.PRESIGN, load.run(presigns, workload.requests))
-    return results
+        timed(w.PRESIGN, presigns, workload.requests)
+    return [reference.summary(stack.label, first_reference), *results]
 
 
 def run_http(
@@ -212,10 +232,17 @@ def run_http(
     aws_endpoint: str | None,
     log: Log,
 ) -> None:
-    reference = measure_reference(folder / "reference", workload)
-    report.results.append(reference)
-    log(f"  bare FastAPI route: {reference.ops_per_s:,.0f}/s")
-    for stack in stacks:
-        report.results += measure_stack(
-            stack, folder / stack.label.replace(" ", "-"), workload, reference, aws_endpoint, log
-        )
+    port = free_port()
+    reference_folder = folder / "reference"
+    env = stack_env(w.Stack("memory", "memory"), reference_folder, None)
+    with running(
+        reference_command(port), port=port, ready_path="/", folder=reference_folder, env=env
+    ):
+        load = LoadRunner(reference_folder, port, workload)
+        load.run([request_bytes("GET", "/")], 200)  # warm-up
+        reference = Reference(load)
+        for stack in stacks:
+            stack_folder = folder / stack.label.replace(" ", "-")
+            results = measure_stack(stack, stack_folder, workload, reference, aws_endpoint, log)
+            log(f"  bare FastAPI route next to {stack.label}: {results[0].ops_per_s:,.0f}/s")
+            report.results += results

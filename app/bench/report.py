@@ -15,8 +15,9 @@ from app.bench.workload import OPERATIONS, REFERENCE
 
 @dataclass
 class Result:
-    """One operation on one stack in one mode; `ratio` is ops/s over the reference's (HTTP),
-    `aws_calls` AWS requests per operation by AWS API name (service mode, AWS stacks)."""
+    """One operation on one stack in one mode; `ratio` is ops/s over `reference_ops_per_s`, the
+    bare app's measured just before it (HTTP); `aws_calls` AWS requests per operation by AWS
+    API name (service mode, AWS stacks)."""
 
     mode: str
     stack: str
@@ -28,6 +29,7 @@ class Result:
     p99_ms: float
     errors: int = 0
     ratio: float | None = None
+    reference_ops_per_s: float | None = None
     aws_calls: dict[str, float] = field(default_factory=dict)
     capacity_units: float | None = None
 

@@ -35,6 +35,8 @@ def test_bench_reports_every_operation_in_both_modes(tmp_path: Path) -> None:
     assert reference and reference[0]["ops_per_s"] > 0
     http = [r for r in report["results"] if r["mode"] == "http" and r["operation"] != REFERENCE]
     assert all(r["ratio"] > 0 for r in http)
+    # Each ratio is to the reference run measured next to it, which the report keeps.
+    assert all(r["ratio"] == round(r["ops_per_s"] / r["reference_ops_per_s"], 3) for r in http)
     (memory,) = report["memory"]
     assert memory["upload_mb_s"] > 0 and memory["download_mb_s"] > 0 and memory["copy_mb_s"] > 0
     assert "login" in result.output and "x reference" in result.output
