@@ -14,7 +14,7 @@ from typing import Any
 
 from app.bench import workload as w
 from app.bench.load import Job, Outcome, request_bytes
-from app.bench.report import Report, Result, summarise
+from app.bench.report import Report, Result, steady_rate, summarise
 from app.bench.servers import free_port, hangar_command, reference_command, running, stack_env
 
 API = "/api/v1"
@@ -106,7 +106,14 @@ class Reference:
 
     def measure(self) -> Result:
         outcome = self.load.run([request_bytes("GET", "/")], self.load.workload.requests)
-        result = summarise("http", "bare FastAPI", w.REFERENCE, outcome.latencies, outcome.elapsed)
+        result = summarise(
+            "http",
+            "bare FastAPI",
+            w.REFERENCE,
+            outcome.latencies,
+            outcome.elapsed,
+            rate=steady_rate(outcome.completed),
+        )
         self.measured.append(result)
         return result
 
@@ -141,7 +148,13 @@ def measure_stack(
             load.run(requests, warm_up(count))
         outcome = load.run(requests, count, **options)
         result = summarise(
-            "http", stack.label, operation, outcome.latencies, outcome.elapsed, _errors(outcome)
+            "http",
+            stack.label,
+            operation,
+            outcome.latencies,
+            outcome.elapsed,
+            _errors(outcome),
+            rate=steady_rate(outcome.completed),
         )
         result.ratio = round(result.ops_per_s / adjacent.ops_per_s, 3)
         result.reference_ops_per_s = adjacent.ops_per_s

@@ -43,10 +43,12 @@ class Job:
 
 @dataclass
 class Outcome:
-    """Latencies in seconds, in completion order; bodies by request index when kept."""
+    """Latencies in seconds, in completion order, and when each completed (seconds after the
+    start); bodies by request index when kept."""
 
     elapsed: float
     latencies: list[float] = field(default_factory=list)
+    completed: list[float] = field(default_factory=list)
     statuses: dict[str, int] = field(default_factory=dict)
     bodies: dict[str, str] = field(default_factory=dict)
 
@@ -111,7 +113,9 @@ async def run(job: Job) -> Outcome:
                 sent = time.perf_counter()
                 writer.write(job.requests[index % len(job.requests)])
                 status, body = await read_response(reader)
-                outcome.latencies.append(time.perf_counter() - sent)
+                done = time.perf_counter()
+                outcome.latencies.append(done - sent)
+                outcome.completed.append(done - start)
                 key = str(status)
                 outcome.statuses[key] = outcome.statuses.get(key, 0) + 1
                 if job.keep_bodies:

@@ -12,6 +12,8 @@ from rich.table import Table
 
 from app.bench.workload import OPERATIONS, REFERENCE
 
+STEADY_MIN_REQUESTS = 100
+
 
 @dataclass
 class Result:
@@ -61,10 +63,28 @@ class Report:
         path.write_text(json.dumps(asdict(self), indent=2) + "\n")
 
 
+def steady_rate(completed: list[float]) -> float | None:
+    """Requests per second between the 10th and the 90th percentile of completion times: the
+    run's steady state, without its 32 connections opening and its last requests draining,
+    which in a run of a second or two move the figure by a tenth or more."""
+    if len(completed) < STEADY_MIN_REQUESTS:
+        return None
+    first, last = len(completed) // 10, len(completed) * 9 // 10
+    span = completed[last] - completed[first]
+    return (last - first) / span if span > 0 else None
+
+
 def summarise(
-    mode: str, stack: str, operation: str, latencies: list[float], elapsed: float, errors: int = 0
+    mode: str,
+    stack: str,
+    operation: str,
+    latencies: list[float],
+    elapsed: float,
+    errors: int = 0,
+    rate: float | None = None,
 ) -> Result:
-    """Throughput and latency percentiles of one measured run (latencies in seconds)."""
+    """Throughput (`rate` if given, else count over elapsed) and latency percentiles of one
+    measured run (latencies in seconds)."""
     ordered = sorted(latencies)
     count = len(ordered)
 
@@ -77,7 +97,7 @@ def summarise(
         operation=operation,
         count=count,
         seconds=round(elapsed, 3),
-        ops_per_s=round(count / elapsed, 1) if elapsed > 0 else 0.0,
+        ops_per_s=round(rate if rate is not None else count / elapsed if elapsed > 0 else 0.0, 1),
         p50_ms=round(statistics.median(ordered) * 1000, 3) if ordered else 0.0,
         p99_ms=round(percentile(0.99), 3),
         errors=errors,
