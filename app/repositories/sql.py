@@ -100,12 +100,12 @@ class SqlDatabase(ABC):
 
     begin_statement: ClassVar[str] = "BEGIN TRANSACTION"
 
-    def execute_script(self, statements: Sequence[str]) -> None:
-        """Run several statements in one transaction."""
+    def execute_all(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """Run several statements, with their parameters, in one transaction: all or none."""
         self.execute(self.begin_statement)
         try:
-            for statement in statements:
-                self.execute(statement)
+            for sql, params in statements:
+                self.execute(sql, params)
             self.execute("COMMIT")
         except BaseException:
             self.execute("ROLLBACK")
@@ -131,7 +131,7 @@ class SqlDatabase(ABC):
             ]
         else:
             indexes = [f"DROP INDEX IF EXISTS {name}" for name in SECONDARY_INDEXES]
-        self.execute_script([*SCHEMA, *indexes])
+        self.execute_all([(statement, ()) for statement in [*SCHEMA, *indexes]])
 
 
 class _Table(Generic[Stored]):
@@ -307,8 +307,12 @@ class SqlSessionRepository(_SqlRepository[Session], SessionRepository):
     tokens = _Table("refresh_tokens", RefreshToken)
 
     def add_session(self, session: Session, token: RefreshToken) -> None:
-        self._insert(session)
-        self.add_refresh_token(token)
+        self.db.execute_all(
+            [
+                (self.table.insert_sql(), self.table.to_row(session)),
+                (self.tokens.insert_sql(), self.tokens.to_row(token)),
+            ]
+        )
 
     def get_session(self, session_id: str) -> Session | None:
         return self._one("id = ?", [session_id])
@@ -355,8 +359,12 @@ class SqlSessionRepository(_SqlRepository[Session], SessionRepository):
         return len(rows)
 
     def delete_user_sessions(self, user_id: str) -> None:
-        self.db.execute("DELETE FROM refresh_tokens WHERE user_id = ?", [user_id])
-        self.db.execute("DELETE FROM sessions WHERE user_id = ?", [user_id])
+        self.db.execute_all(
+            [
+                ("DELETE FROM refresh_tokens WHERE user_id = ?", [user_id]),
+                ("DELETE FROM sessions WHERE user_id = ?", [user_id]),
+            ]
+        )
 
 
 class SqlLoginAttemptRepository(_SqlRepository[AttemptWindow], LoginAttemptRepository):
