@@ -1,6 +1,6 @@
 """Print a `hangar bench` JSON file as the markdown tables of docs/performance.md.
 
-uv run python benchmarks/table.py benchmarks/make-bench-run-1.json
+uv run python benchmarks/table.py benchmarks/full-run.json
 """
 
 from __future__ import annotations
