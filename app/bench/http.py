@@ -21,8 +21,9 @@ API = "/api/v1"
 # Operations measured next to a fresh reference run; the others reuse the latest one.
 THROUGHPUT_OPERATIONS = {w.CREATE_PROJECT, w.GET_PROJECT, w.LIST_PROJECTS, w.PRESIGN}
 # Reads run a tenth of their requests untimed first (creates: the first tenth of the projects),
-# as the reference does: a fresh server's first thousand requests of a kind cost up to a third
-# more (allocator growth, caches), which a server that has been up for minutes no longer pays.
+# as the reference does: a fresh server's first thousands of requests of a kind cost up to a
+# third more (a page: 749, then 639, then 559 us of server CPU in three runs in a row), which a
+# server that has been up for minutes no longer pays.
 WARMED_UP_OPERATIONS = {w.GET_PROJECT, w.LIST_PROJECTS, w.PRESIGN}
 
 
@@ -98,7 +99,7 @@ def multipart(filename: str, content: bytes) -> tuple[bytes, str]:
 class Reference:
     """The bare app, running through the whole HTTP mode and measured again right before each
     throughput operation, so that a ratio compares two runs seconds apart rather than minutes:
-    a shared machine's speed drifts by a fifth within a run."""
+    a shared machine's speed drifts by a fifth or more within a run."""
 
     def __init__(self, load: LoadRunner) -> None:
         self.load = load
