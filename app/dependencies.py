@@ -272,7 +272,7 @@ class BearerCaller(OAuth2PasswordBearer):
     async def __call__(self, request: Request) -> Caller:  # type: ignore[override]
         token = await super().__call__(request)
         assert token is not None  # auto_error: a missing token has raised the 401 already
-        context: AppContext = request.app.state.context
+        context = await get_context(request)
         backends = context.backends
         user, session = await backends.call(
             authorize, token, sessions=backends.session_repo, tokens=context.tokens
@@ -283,3 +283,12 @@ class BearerCaller(OAuth2PasswordBearer):
 # The scheme keeps the name OpenAPI clients were generated with.
 bearer = BearerCaller(tokenUrl="/api/v1/auth/login", scheme_name="OAuth2PasswordBearer")
 Authenticated = Annotated[Caller, Depends(bearer)]
+
+
+async def get_current_user(caller: Authenticated) -> User:
+    """The caller's user alone, for a route that needs nothing else (one solve more than
+    `Authenticated`, so Hangar's own routes take the `Caller`)."""
+    return caller.user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]

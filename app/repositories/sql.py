@@ -143,6 +143,8 @@ class _Table(Generic[Stored]):
         self.columns = list(model.model_fields)
         self.select = f"SELECT {', '.join(self.columns)} FROM {name}"
         self.returning = f"RETURNING {', '.join(self.columns)}"
+        marks = ", ".join("?" for _ in self.columns)
+        self.insert = f"INSERT INTO {name} ({', '.join(self.columns)}) VALUES ({marks})"
         self._many: TypeAdapter[list[Stored]] = TypeAdapter(list[model])  # type: ignore[valid-type]
 
     def to_row(self, item: BaseModel) -> list[Any]:
@@ -161,10 +163,6 @@ class _Table(Generic[Stored]):
         """Every row of the table, as models (to fill a cache)."""
         return self.to_models(db.execute(self.select))
 
-    def insert_sql(self) -> str:
-        marks = ", ".join("?" for _ in self.columns)
-        return f"INSERT INTO {self.name} ({', '.join(self.columns)}) VALUES ({marks})"
-
 
 class _SqlRepository(Generic[Stored]):
     table: _Table[Stored]
@@ -180,7 +178,7 @@ class _SqlRepository(Generic[Stored]):
         return self.table.to_model(rows[0]) if rows else None
 
     def _insert(self, item: Stored) -> Stored:
-        self.db.execute(self.table.insert_sql(), self.table.to_row(item))
+        self.db.execute(self.table.insert, self.table.to_row(item))
         return item
 
 
@@ -309,8 +307,8 @@ class SqlSessionRepository(_SqlRepository[Session], SessionRepository):
     def add_session(self, session: Session, token: RefreshToken) -> None:
         self.db.execute_all(
             [
-                (self.table.insert_sql(), self.table.to_row(session)),
-                (self.tokens.insert_sql(), self.tokens.to_row(token)),
+                (self.table.insert, self.table.to_row(session)),
+                (self.tokens.insert, self.tokens.to_row(token)),
             ]
         )
 
@@ -331,7 +329,7 @@ class SqlSessionRepository(_SqlRepository[Session], SessionRepository):
         return self.table.to_model(rows[0][:split]), users.to_model(rows[0][split:])
 
     def add_refresh_token(self, token: RefreshToken) -> None:
-        self.db.execute(self.tokens.insert_sql(), self.tokens.to_row(token))
+        self.db.execute(self.tokens.insert, self.tokens.to_row(token))
 
     def use_refresh_token(self, token_hash: str) -> tuple[RefreshToken | None, bool]:
         rows = self.db.execute(
