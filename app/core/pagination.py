@@ -6,7 +6,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 from datetime import datetime
 
 from app.errors import InvalidCursor
@@ -21,13 +20,15 @@ class CursorCodec:
         self._key = hmac.new(secret.encode(), b"hangar-page-cursor", hashlib.sha256).digest()
 
     def _sign(self, payload: str, scope: str) -> str:
-        digest = hmac.new(self._key, f"{scope}\n{payload}".encode(), hashlib.sha256).digest()
+        # hmac.digest is the one-shot C path: a third of what an hmac.new object costs.
+        digest = hmac.digest(self._key, f"{scope}\n{payload}".encode(), "sha256")
         return base64.urlsafe_b64encode(digest[:16]).decode().rstrip("=")
 
     def encode(self, key: PageKey | None, scope: str) -> str | None:
         if key is None:
             return None
-        raw = json.dumps([key.created_at.isoformat(), key.id]).encode()
+        # An ISO timestamp has no space, so the first one ends it, whatever the id holds.
+        raw = f"{key.created_at.isoformat()} {key.id}".encode()
         payload = base64.urlsafe_b64encode(raw).decode().rstrip("=")
         return f"{payload}.{self._sign(payload, scope)}"
 
@@ -38,9 +39,10 @@ class CursorCodec:
         if not hmac.compare_digest(self._sign(payload, scope), signature):
             raise InvalidCursor()
         try:
-            moment, item_id = json.loads(
-                base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-            )
-            return PageKey(datetime.fromisoformat(moment), str(item_id))
-        except (ValueError, TypeError, binascii.Error):
+            raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
+            moment, separator, item_id = raw.partition(" ")
+            if not separator:
+                raise ValueError(raw)
+            return PageKey(datetime.fromisoformat(moment), item_id)
+        except (ValueError, binascii.Error):
             raise InvalidCursor() from None
