@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Generic, NamedTuple, TypeVar
+from typing import Annotated, Generic, NamedTuple, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
 
 
 def utc_now() -> datetime:
     """Microsecond UTC timestamps: every backend stores and sorts them the same way."""
     return datetime.now(UTC)
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(lambda moment: moment.astimezone(UTC))]
+"""A moment as every backend hands it out: in `datetime.UTC` itself, not in an equal offset
+object of the engine's parser, so equal moments from any backend compare and hash in C (a
+pydantic-parsed one calls back into its tzinfo: 1.3 against 0.1 us a comparison)."""
 
 
 def new_id() -> str:
@@ -28,7 +34,7 @@ class User(_Domain):
     password_hash: str
     full_name: str | None = None
     is_active: bool = True
-    created_at: datetime
+    created_at: Instant
 
 
 class Project(_Domain):
@@ -36,8 +42,8 @@ class Project(_Domain):
     owner_id: str
     name: str
     description: str | None = None
-    created_at: datetime
-    updated_at: datetime
+    created_at: Instant
+    updated_at: Instant
 
 
 class FileRecord(_Domain):
@@ -51,13 +57,13 @@ class FileRecord(_Domain):
     size: int
     sha256: str
     storage_key: str
-    created_at: datetime
+    created_at: Instant
 
 
 class PageKey(NamedTuple):
     """Where a page ends: lists are ordered newest first by (created_at, id)."""
 
-    created_at: datetime
+    created_at: Instant
     id: str
 
 
@@ -74,8 +80,8 @@ class Session(_Domain):
 
     id: str
     user_id: str
-    created_at: datetime
-    expires_at: datetime
+    created_at: Instant
+    expires_at: Instant
     revoked: bool = False
 
 
@@ -85,7 +91,7 @@ class RefreshToken(_Domain):
     token_hash: str
     session_id: str
     user_id: str
-    expires_at: datetime
+    expires_at: Instant
     used: bool = False
 
 
@@ -93,5 +99,5 @@ class AttemptWindow(_Domain):
     """Failed logins counted under one key (an account or an address) since `started_at`."""
 
     key: str
-    started_at: datetime
+    started_at: Instant
     failures: int
