@@ -10,7 +10,6 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -22,10 +21,7 @@ from app.errors import EmailAlreadyRegistered, NotFound
 from app.models import RefreshToken, Session, User, new_id, utc_now
 from app.repositories.base import LoginAttemptRepository
 from app.repositories.cached import CachedDatabase, CachedUserRepository, _WriteThrough, load
-from app.repositories.duckdb import DuckDBDatabase
 from app.repositories.memory import MemoryDatabase, MemoryLoginAttemptRepository
-from app.repositories.sql import SECONDARY_INDEXES
-from app.repositories.sqlite import SQLiteDatabase
 from tests.conftest import SettingsFactory
 from tests.contract.test_repositories import T0, make_file, make_project
 
@@ -182,26 +178,3 @@ def test_a_cached_repository_that_forgets_a_write_is_refused_when_defined() -> N
 
         class Forgetful(_WriteThrough[LoginAttemptRepository], MemoryLoginAttemptRepository):
             reads = frozenset({"get_window"})
-
-
-def test_duckdb_drops_the_secondary_indexes_an_older_file_has_and_sqlite_keeps_them(
-    tmp_path: Path,
-) -> None:
-    path = tmp_path / "old.db"
-    with duckdb.connect(str(path)) as old:
-        old.execute("CREATE TABLE projects (id VARCHAR PRIMARY KEY, owner_id VARCHAR)")
-        old.execute("CREATE INDEX projects_by_owner ON projects (owner_id)")
-    engine = DuckDBDatabase(path)
-    try:
-        assert engine.execute("SELECT index_name FROM duckdb_indexes()") == []
-        engine.execute("INSERT INTO projects (id, owner_id) VALUES ('p', 'o')")
-        with pytest.raises(duckdb.ConstraintException):  # the primary key still holds
-            engine.execute("INSERT INTO projects (id, owner_id) VALUES ('p', 'o')")
-    finally:
-        engine.close()
-    sqlite = SQLiteDatabase(tmp_path / "app.sqlite3")
-    try:
-        found = sqlite.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
-        assert set(SECONDARY_INDEXES) <= {name for (name,) in found}
-    finally:
-        sqlite.close()

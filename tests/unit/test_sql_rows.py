@@ -1,0 +1,29 @@
+"""Rows become domain models once: equal rows share one frozen model, the cache stays bounded."""
+
+from __future__ import annotations
+
+from app.models import Project
+from app.repositories.sql import KNOWN_ROWS_PER_TABLE, SqlProjectRepository, to_text
+from tests.contract.test_repositories import T0
+
+
+def row(i: int, name: str = "Apollo") -> tuple[str | None, ...]:
+    return (f"p{i}", "owner", name, None, to_text(T0), to_text(T0))
+
+
+def test_equal_rows_share_one_model_and_a_changed_row_gets_its_own() -> None:
+    table = SqlProjectRepository.table
+    first, same = table.to_models([row(1), row(1)])
+    assert first is same is table.to_model(row(1))
+    assert first == Project(id="p1", owner_id="owner", name="Apollo", created_at=T0, updated_at=T0)
+    renamed = table.to_model(row(1, "Artemis"))
+    assert renamed.name == "Artemis" and first.name == "Apollo"
+
+
+def test_the_cache_starts_over_instead_of_growing_with_the_table() -> None:
+    table = SqlProjectRepository.table
+    rows = [row(i) for i in range(KNOWN_ROWS_PER_TABLE + 100)]
+    for start in range(0, len(rows), 21):
+        page = table.to_models(rows[start : start + 21])
+        assert [p.id for p in page] == [r[0] for r in rows[start : start + 21]]
+    assert len(table._known) <= KNOWN_ROWS_PER_TABLE
