@@ -1,5 +1,5 @@
-"""`page_json` serialises domain models straight through the response schema's fields; it must
-give exactly what validating each item into that schema would, and nothing more."""
+"""`page_json` and `item_response` write domain items from a cache of their JSON; they must give
+exactly what validating each item into the response schema would, and nothing more."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from pydantic import BaseModel
 
 from app.models import FileRecord, Page, Project
-from app.routers.common import PageOut, page_json
+from app.routers.common import PageOut, item_response, page_json
 from app.routers.files.interface import FileOut
 from app.routers.projects.interface import ProjectOut
 
@@ -65,3 +65,15 @@ def test_fields_outside_the_schema_stay_out() -> None:
     body = json.loads(page_json(Page(items=files(), next_key=None), FileOut, None).body)
     assert all(set(item) == set(FileOut.model_fields) for item in body["items"])
     assert "secret" not in json.dumps(body)
+
+
+def test_an_item_is_what_validating_it_gives_and_a_changed_item_is_written_anew() -> None:
+    project = projects()[0]
+    response = item_response(project, ProjectOut, 201)
+    assert response.status_code == 201
+    assert json.loads(response.body) == ProjectOut.model_validate(project).model_dump(mode="json")
+    renamed = project.model_copy(update={"name": "Renamed"})
+    assert json.loads(item_response(renamed, ProjectOut).body)["name"] == "Renamed"
+    assert json.loads(item_response(project, ProjectOut).body)["name"] == project.name
+    secret = json.loads(item_response(files()[0], FileOut).body)
+    assert set(secret) == set(FileOut.model_fields)

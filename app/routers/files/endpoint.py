@@ -10,7 +10,15 @@ from starlette.concurrency import run_in_threadpool
 
 from app.dependencies import Authenticated, Caller
 from app.models import FileRecord
-from app.routers.common import UNAUTHORIZED, Cursor, Limit, PageOut, page_json, responses
+from app.routers.common import (
+    UNAUTHORIZED,
+    Cursor,
+    Limit,
+    PageOut,
+    item_response,
+    page_json,
+    responses,
+)
 from app.routers.downloads import stream_download
 from app.routers.files import services
 from app.routers.files.interface import FileOut, PresignedUrlOut
@@ -83,9 +91,9 @@ async def _owned_file(project_id: str, file_id: str, caller: Caller) -> FileReco
 
 
 @router.get("/{file_id}", response_model=FileOut, responses=NOT_FOUND)
-async def get_file(project_id: str, file_id: str, caller: Authenticated) -> FileRecord:
+async def get_file(project_id: str, file_id: str, caller: Authenticated) -> Response:
     """One file's metadata."""
-    return await _owned_file(project_id, file_id, caller)
+    return item_response(await _owned_file(project_id, file_id, caller), FileOut)
 
 
 @router.get("/{file_id}/content", response_class=StreamingResponse, responses=NOT_FOUND)

@@ -5,8 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from app.dependencies import Authenticated
-from app.models import Project
-from app.routers.common import UNAUTHORIZED, Cursor, Limit, PageOut, as_json, page_json, responses
+from app.routers.common import (
+    UNAUTHORIZED,
+    Cursor,
+    Limit,
+    PageOut,
+    item_response,
+    page_json,
+    responses,
+)
 from app.routers.projects import services
 from app.routers.projects.interface import ProjectCreate, ProjectOut, ProjectUpdate
 
@@ -21,7 +28,7 @@ async def create_project(body: ProjectCreate, caller: Authenticated) -> Response
     project = await backends.call(
         services.create_project, body, owner=caller.user, repo=backends.project_repo
     )
-    return as_json(ProjectOut.model_validate(project), status.HTTP_201_CREATED)
+    return item_response(project, ProjectOut, status.HTTP_201_CREATED)
 
 
 @router.get("", response_model=PageOut[ProjectOut], responses=responses(_400="Bad cursor"))
@@ -48,16 +55,17 @@ async def get_project(project_id: str, caller: Authenticated) -> Response:
     project = await backends.call(
         services.get_owned_project, project_id, owner=caller.user, repo=backends.project_repo
     )
-    return as_json(ProjectOut.model_validate(project))
+    return item_response(project, ProjectOut)
 
 
 @router.patch("/{project_id}", response_model=ProjectOut, responses=NOT_FOUND)
-async def update_project(project_id: str, body: ProjectUpdate, caller: Authenticated) -> Project:
+async def update_project(project_id: str, body: ProjectUpdate, caller: Authenticated) -> Response:
     """Change a project's name or description."""
     backends = caller.backends
-    return await backends.call(
+    project = await backends.call(
         services.update_project, project_id, body, owner=caller.user, repo=backends.project_repo
     )
+    return item_response(project, ProjectOut)
 
 
 @router.delete("/{project_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
