@@ -7,9 +7,12 @@ import binascii
 import hashlib
 import hmac
 from datetime import datetime
+from functools import lru_cache
 
 from app.errors import InvalidCursor
 from app.models import PageKey
+
+CURSOR_CACHE_SIZE = 4096
 
 
 class CursorCodec:
@@ -18,6 +21,8 @@ class CursorCodec:
 
     def __init__(self, secret: str) -> None:
         self._key = hmac.new(secret.encode(), b"hangar-page-cursor", hashlib.sha256).digest()
+        # Clients page through the same lists again and again: a cursor is written once.
+        self._encoded = lru_cache(maxsize=CURSOR_CACHE_SIZE)(self._encode)
 
     def _sign(self, payload: str, scope: str) -> str:
         # hmac.digest is the one-shot C path: a third of what an hmac.new object costs.
@@ -25,8 +30,9 @@ class CursorCodec:
         return base64.urlsafe_b64encode(digest[:16]).decode().rstrip("=")
 
     def encode(self, key: PageKey | None, scope: str) -> str | None:
-        if key is None:
-            return None
+        return None if key is None else self._encoded(key, scope)
+
+    def _encode(self, key: PageKey, scope: str) -> str:
         # An ISO timestamp has no space, so the first one ends it, whatever the id holds.
         raw = f"{key.created_at.isoformat()} {key.id}".encode()
         payload = base64.urlsafe_b64encode(raw).decode().rstrip("=")
