@@ -9,6 +9,7 @@ import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,10 @@ THROUGHPUT_OPERATIONS = {w.CREATE_PROJECT, w.GET_PROJECT, w.LIST_PROJECTS, w.PRE
 # third more (a page: 749, then 639, then 559 us of server CPU in three runs in a row), which a
 # server that has been up for minutes no longer pays.
 WARMED_UP_OPERATIONS = {w.GET_PROJECT, w.LIST_PROJECTS, w.PRESIGN}
+PAIRS = 3
+"""A throughput operation runs in this many slices, each right after a reference run of the
+same size, and the pair with the middle ratio is reported: the machine's speed swings by a
+third within seconds, and the middle of three adjacent pairs is far steadier than one pair."""
 
 
 def warm_up(count: int) -> int:
@@ -98,15 +103,17 @@ def multipart(filename: str, content: bytes) -> tuple[bytes, str]:
 
 class Reference:
     """The bare app, running through the whole HTTP mode and measured again right before each
-    throughput operation, so that a ratio compares two runs seconds apart rather than minutes:
-    a shared machine's speed drifts by a fifth or more within a run."""
+    slice of a throughput operation, so that a ratio compares two runs a second apart rather
+    than minutes: a shared machine's speed drifts by a fifth or more within a run."""
 
     def __init__(self, load: LoadRunner) -> None:
         self.load = load
         self.measured: list[Result] = []
 
-    def measure(self) -> Result:
-        outcome = self.load.run([request_bytes("GET", "/")], self.load.workload.requests)
+    def measure(self, count: int | None = None, seconds: float | None = None) -> Result:
+        outcome = self.load.run(
+            [request_bytes("GET", "/")], count or self.load.workload.requests, seconds=seconds
+        )
         result = summarise(
             "http",
             "bare FastAPI",
@@ -143,11 +150,14 @@ def measure_stack(
 
     def timed(operation: str, requests: list[bytes], count: int, **options: Any) -> Outcome:
         nonlocal adjacent
-        if operation in THROUGHPUT_OPERATIONS:
-            adjacent = reference.measure()
         if operation in WARMED_UP_OPERATIONS and warm_up(count):
             load.run(requests, warm_up(count))
-        outcome = load.run(requests, count, **options)
+        rate: float | None
+        if operation in THROUGHPUT_OPERATIONS:
+            outcome, rate, adjacent = paired(requests, count, **options)
+        else:
+            outcome = load.run(requests, count, **options)
+            rate = steady_rate(outcome.completed)
         result = summarise(
             "http",
             stack.label,
@@ -155,13 +165,37 @@ def measure_stack(
             outcome.latencies,
             outcome.elapsed,
             _errors(outcome),
-            rate=steady_rate(outcome.completed),
+            rate=rate,
         )
         result.ratio = round(result.ops_per_s / adjacent.ops_per_s, 3)
         result.reference_ops_per_s = adjacent.ops_per_s
         results.append(result)
         log(f"  {stack.label} {operation}: {result.ops_per_s:,.0f}/s x{result.ratio:.2f}")
         return outcome
+
+    def paired(requests: list[bytes], count: int, **options: Any) -> tuple[Outcome, float, Result]:
+        """`count` requests in PAIRS slices, each after a reference run of its size: all the
+        slices' outcomes as one (bodies by index over the whole run), and the rate of the
+        slice and the reference of the pair with the middle ratio."""
+        seconds = workload.seconds / PAIRS
+        merged = Outcome(elapsed=0.0)
+        pairs: list[tuple[float, float, Result]] = []
+        bounds = [count * k // PAIRS for k in range(PAIRS + 1)]
+        for start, end in pairwise(bounds):
+            if end == start:
+                continue
+            ref = reference.measure(end - start, seconds)
+            part = [requests[i % len(requests)] for i in range(start, end)]
+            outcome = load.run(part, len(part), seconds=seconds, **options)
+            rate = steady_rate(outcome.completed) or len(outcome.latencies) / outcome.elapsed
+            pairs.append((rate / ref.ops_per_s, rate, ref))
+            merged.elapsed += outcome.elapsed
+            merged.latencies += outcome.latencies
+            for status, n in outcome.statuses.items():
+                merged.statuses[status] = merged.statuses.get(status, 0) + n
+            merged.bodies.update({str(start + int(i)): b for i, b in outcome.bodies.items()})
+        _, rate, ref = sorted(pairs, key=lambda pair: pair[0])[len(pairs) // 2]
+        return merged, rate, ref
 
     with running(command, port=port, ready_path=f"{API}/health", folder=folder, env=env):
         load = LoadRunner(folder, port, workload)
@@ -213,7 +247,8 @@ def measure_stack(
         projects = [
             ((warm + i) % len(auth), str(b["id"])) for i, b in sorted(_bodies(outcome).items())
         ]
-        rest = creates[warm + len(outcome.latencies) :]
+        sent = {int(i) for i in outcome.bodies}
+        rest = [r for i, r in enumerate(creates[warm:]) if i not in sent]
         if rest:  # the timed run stopped early: seed the rest untimed, so lists see them all
             load.run(rest, len(rest), seconds=w.SEED_SECONDS)
 
