@@ -319,6 +319,7 @@ class SqlFileRepository(_PagedSqlRepository[FileRecord], FileRepository):
 class SqlSessionRepository(_SqlRepository[Session], SessionRepository):
     table = _Table("sessions", Session)
     tokens = _Table("refresh_tokens", RefreshToken)
+    users = SqlUserRepository.table
 
     def add_session(self, session: Session, token: RefreshToken) -> None:
         self.db.execute_all(
@@ -331,18 +332,20 @@ class SqlSessionRepository(_SqlRepository[Session], SessionRepository):
     def get_session(self, session_id: str) -> Session | None:
         return self._one("id = ?", [session_id])
 
-    def get_session_with_user(self, session_id: str, user_id: str) -> tuple[Session, User] | None:
-        users = SqlUserRepository.table
-        columns = [f"s.{c}" for c in self.table.columns] + [f"u.{c}" for c in users.columns]
-        rows = self.db.execute(
-            f"SELECT {', '.join(columns)} FROM sessions s JOIN users u ON u.id = s.user_id "
-            "WHERE s.id = ? AND s.user_id = ?",
-            [session_id, user_id],
+    _with_user = (
+        "SELECT {} FROM sessions s JOIN users u ON u.id = s.user_id ".format(
+            ", ".join([f"s.{c}" for c in table.columns] + [f"u.{c}" for c in users.columns])
         )
+        + "WHERE s.id = ? AND s.user_id = ?"
+    )
+    """Asked on every authenticated request: written once."""
+
+    def get_session_with_user(self, session_id: str, user_id: str) -> tuple[Session, User] | None:
+        rows = self.db.execute(self._with_user, [session_id, user_id])
         if not rows:
             return None
         split = len(self.table.columns)
-        return self.table.to_model(rows[0][:split]), users.to_model(rows[0][split:])
+        return self.table.to_model(rows[0][:split]), self.users.to_model(rows[0][split:])
 
     def add_refresh_token(self, token: RefreshToken) -> None:
         self.db.execute(self.tokens.insert, self.tokens.to_row(token))
