@@ -27,3 +27,17 @@ def test_the_cache_starts_over_instead_of_growing_with_the_table() -> None:
         page = table.to_models(rows[start : start + 21])
         assert [p.id for p in page] == [r[0] for r in rows[start : start + 21]]
     assert len(table._known) <= KNOWN_ROWS_PER_TABLE
+
+
+def test_a_result_mixing_known_and_new_rows_survives_the_cache_starting_over() -> None:
+    table = SqlProjectRepository.table
+    table.to_models([row(i) for i in range(KNOWN_ROWS_PER_TABLE - 5)])  # nearly full
+    mixed = [row(0), row(1), *(row(KNOWN_ROWS_PER_TABLE + i) for i in range(19))]
+    assert [p.id for p in table.to_models(mixed)] == [r[0] for r in mixed]
+
+
+def test_a_whole_table_is_validated_without_filling_the_cache() -> None:
+    table = SqlProjectRepository.table
+    everything = [row(i) for i in range(2 * KNOWN_ROWS_PER_TABLE)]
+    assert [p.id for p in table.to_models(everything)] == [r[0] for r in everything]
+    assert len(table._known) <= KNOWN_ROWS_PER_TABLE
