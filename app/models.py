@@ -63,7 +63,7 @@ class FileRecord(_Domain):
 class PageKey(NamedTuple):
     """Where a page ends: lists are ordered newest first by (created_at, id)."""
 
-    created_at: Instant
+    created_at: datetime
     id: str
 
 
