@@ -71,6 +71,15 @@ def test_openapi_documents_every_route_with_its_models(client: TestClient) -> No
     assert client.get("/docs").status_code == 200
 
 
+def test_docs_answer_after_the_api_routes(client: TestClient) -> None:
+    """create_app moves FastAPI's docs routes behind the API's, so requests skip them."""
+    docs = ["/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"]
+    for path in docs:
+        assert client.get(path).status_code == 200, path
+    paths = [getattr(route, "path", None) for route in client.app.router.routes]
+    assert paths[-len(docs) :] == docs
+
+
 def test_malformed_json_is_a_clear_422(client: TestClient) -> None:
     response = client.post(
         "/api/v1/auth/register", content=b"{not json", headers={"Content-Type": "application/json"}
