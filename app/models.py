@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import secrets
 from datetime import UTC, datetime
 from typing import Annotated, Generic, NamedTuple, TypeVar
 
@@ -21,7 +21,9 @@ pydantic-parsed one calls back into its tzinfo: 1.3 against 0.1 us a comparison)
 
 
 def new_id() -> str:
-    return uuid.uuid4().hex
+    """128 random bits as 32 hex digits, the shape of a uuid4's hex at a quarter of its cost
+    (every request takes one for its request id)."""
+    return secrets.token_hex(16)
 
 
 class _Domain(BaseModel):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -19,6 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.headers import header
+from app.models import new_id
 
 LogFormat = Literal["text", "json"]
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -36,7 +36,7 @@ def incoming_or_new_id(value: str | None) -> str:
     headers; otherwise make one."""
     if value is not None and _SANE_ID.match(value):
         return value
-    return uuid.uuid4().hex
+    return new_id()
 
 
 class RequestIdFilter(logging.Filter):
