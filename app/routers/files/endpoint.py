@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Query, Response, UploadFile, status
+from fastapi import APIRouter, File, Query, Request, Response, UploadFile, status
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from app.dependencies import Authenticated, Caller
 from app.models import FileRecord
 from app.routers.common import (
+    PAGE_QUERY_DOCS,
     UNAUTHORIZED,
-    Cursor,
-    Limit,
     PageOut,
+    PageQuery,
     item_response,
     page_json,
     responses,
@@ -59,11 +59,11 @@ async def upload_file(
     "",
     response_model=PageOut[FileOut],
     responses=responses(_400="Bad cursor", _404="No such project, or not yours"),
+    openapi_extra=PAGE_QUERY_DOCS,
 )
-async def list_files(
-    project_id: str, caller: Authenticated, limit: Limit = 20, cursor: Cursor = None
-) -> Response:
+async def list_files(project_id: str, caller: Authenticated, request: Request) -> Response:
     """A project's files, newest first, a page at a time."""
+    query = PageQuery.of(request)
     cursors, scope = caller.context.cursors, f"files:{project_id}"
     backends = caller.backends
     page = await backends.call(
@@ -72,8 +72,8 @@ async def list_files(
         owner=caller.user,
         project_repo=backends.project_repo,
         file_repo=backends.file_repo,
-        limit=limit,
-        after=cursors.decode(cursor, scope=scope),
+        limit=query.limit,
+        after=cursors.decode(query.cursor, scope=scope),
     )
     return page_json(page, FileOut, cursors.encode(page.next_key, scope=scope))
 

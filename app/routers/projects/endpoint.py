@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from app.dependencies import Authenticated
 from app.routers.common import (
+    PAGE_QUERY_DOCS,
     UNAUTHORIZED,
-    Cursor,
-    Limit,
     PageOut,
+    PageQuery,
     item_response,
     page_json,
     responses,
@@ -31,19 +31,23 @@ async def create_project(body: ProjectCreate, caller: Authenticated) -> Response
     return item_response(project, ProjectOut, status.HTTP_201_CREATED)
 
 
-@router.get("", response_model=PageOut[ProjectOut], responses=responses(_400="Bad cursor"))
-async def list_projects(
-    caller: Authenticated, limit: Limit = 20, cursor: Cursor = None
-) -> Response:
+@router.get(
+    "",
+    response_model=PageOut[ProjectOut],
+    responses=responses(_400="Bad cursor"),
+    openapi_extra=PAGE_QUERY_DOCS,
+)
+async def list_projects(caller: Authenticated, request: Request) -> Response:
     """The caller's projects, newest first, a page at a time."""
+    query = PageQuery.of(request)
     cursors, scope = caller.context.cursors, f"projects:{caller.user.id}"
     backends = caller.backends
     page = await backends.call(
         services.list_projects,
         owner=caller.user,
         repo=backends.project_repo,
-        limit=limit,
-        after=cursors.decode(cursor, scope=scope),
+        limit=query.limit,
+        after=cursors.decode(query.cursor, scope=scope),
     )
     return page_json(page, ProjectOut, cursors.encode(page.next_key, scope=scope))
 
