@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
 from fastapi import Request, Response, status
 from fastapi.exceptions import RequestValidationError
@@ -87,25 +88,26 @@ UNAUTHORIZED = responses(_401=NOT_AUTHENTICATED)
 
 
 def items_json(items: Sequence[BaseModel], out: type[BaseModel]) -> list[bytes]:
-    """Domain items as `out` writes them, kept by value: domain models are frozen and their
-    JSON depends on their fields only, and clients ask for the same items again and again. In
-    the server under load a page of 20 projects cost 104-126 us to serialise, 48-64 us from
-    here. The key is the field values themselves: pydantic's own __eq__ and __hash__ would cost
-    more than the JSON they spare for an item read from a database. The cache starts over when
-    full."""
-    written = _written
-    keys = [(out, type(item), *item.__dict__.values()) for item in items]
-    found = [written.get(key) for key in keys]
-    for index, text in enumerate(found):
-        if text is None:
+    """Domain items as `out` writes them, kept per item object: domain models are frozen, so
+    an item's JSON never changes, and the repositories hand out the same object for the same
+    row (the memory store keeps its objects, the SQL row cache reuses them). In the server
+    under load a page of 20 projects cost 104-126 us to serialise; in process its lookup here
+    costs 4 us, against 16 us when the key was the item's field values. Each entry holds its
+    item, so no other object can take its id while the entry lives. Starts over when full."""
+    written = _written[out]
+    texts = []
+    for item in items:
+        entry = written.get(id(item))
+        if entry is None or entry[0] is not item:
             if len(written) >= ITEM_JSON_CACHE_SIZE:
                 written.clear()
-            text = out.model_validate(items[index]).model_dump_json().encode()
-            found[index] = written[keys[index]] = text
-    return cast(list[bytes], found)
+            text = out.model_validate(item).model_dump_json().encode()
+            entry = written[id(item)] = (item, text)
+        texts.append(entry[1])
+    return texts
 
 
-_written: dict[tuple[Any, ...], bytes] = {}
+_written: defaultdict[type[BaseModel], dict[int, tuple[BaseModel, bytes]]] = defaultdict(dict)
 
 
 def item_response(

@@ -10,7 +10,14 @@ import pytest
 from pydantic import BaseModel
 
 from app.models import FileRecord, Page, Project
-from app.routers.common import PageOut, item_response, page_json
+from app.routers.common import (
+    ITEM_JSON_CACHE_SIZE,
+    PageOut,
+    _written,
+    item_response,
+    items_json,
+    page_json,
+)
 from app.routers.files.interface import FileOut
 from app.routers.projects.interface import ProjectOut
 
@@ -77,3 +84,14 @@ def test_an_item_is_what_validating_it_gives_and_a_changed_item_is_written_anew(
     assert json.loads(item_response(project, ProjectOut).body)["name"] == project.name
     secret = json.loads(item_response(files()[0], FileOut).body)
     assert set(secret) == set(FileOut.model_fields)
+
+
+def test_the_item_cache_stays_bounded() -> None:
+    made = [
+        item.model_copy(update={"id": f"p{i}"})
+        for i in range(ITEM_JSON_CACHE_SIZE + 10)
+        for item in projects()[:1]
+    ]
+    texts = items_json(made, ProjectOut)
+    assert [json.loads(text)["id"] for text in texts] == [item.id for item in made]
+    assert len(_written[ProjectOut]) <= ITEM_JSON_CACHE_SIZE
