@@ -4,6 +4,7 @@ every figure also a ratio to the reference app measured the same way in the same
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 import uuid
@@ -11,12 +12,15 @@ from collections.abc import Callable
 from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.bench import workload as w
 from app.bench.load import Job, Outcome, request_bytes
 from app.bench.report import Report, Result, steady_rate, summarise
 from app.bench.servers import free_port, hangar_command, reference_command, running, stack_env
+
+if TYPE_CHECKING:
+    from app.bench.service import PasswordVerification
 
 API = "/api/v1"
 # Operations measured next to a fresh reference run; the others reuse the latest one.
@@ -104,10 +108,12 @@ def multipart(filename: str, content: bytes) -> tuple[bytes, str]:
 class Reference:
     """The bare app, running through the whole HTTP mode and measured again right before each
     slice of a throughput operation, so that a ratio compares two runs a second apart rather
-    than minutes: a shared machine's speed drifts by a fifth or more within a run."""
+    than minutes: a shared machine's speed drifts by a fifth or more within a run. Logins are
+    compared with a password verification timed right around them, for the same reason."""
 
-    def __init__(self, load: LoadRunner) -> None:
+    def __init__(self, load: LoadRunner, verification: PasswordVerification) -> None:
         self.load = load
+        self.verification = verification
         self.measured: list[Result] = []
 
     def measure(self, count: int | None = None, seconds: float | None = None) -> Result:
@@ -222,7 +228,10 @@ def measure_stack(
             for i in users
         ]
         # One connection: login is a latency target, compared with one password verification.
+        verifications = reference.verification.time_ms()
         outcome = timed(w.LOGIN, logins, len(logins), connections=1, keep_bodies=True)
+        verifications += reference.verification.time_ms()
+        results[-1].reference_ms = round(statistics.median(verifications), 2)
         auth = [
             {"Authorization": f"Bearer {body['access_token']}"}
             for _, body in sorted(_bodies(outcome).items())
@@ -295,6 +304,7 @@ def run_http(
     folder: Path,
     workload: w.Workload,
     report: Report,
+    verification: PasswordVerification,
     aws_endpoint: str | None,
     log: Log,
 ) -> None:
@@ -306,7 +316,7 @@ def run_http(
     ):
         load = LoadRunner(reference_folder, port, workload)
         load.run([request_bytes("GET", "/")], 200)  # warm-up
-        reference = Reference(load)
+        reference = Reference(load, verification)
         for stack in stacks:
             stack_folder = folder / stack.label.replace(" ", "-")
             results = measure_stack(stack, stack_folder, workload, reference, aws_endpoint, log)

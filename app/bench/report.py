@@ -18,8 +18,9 @@ STEADY_MIN_REQUESTS = 100
 @dataclass
 class Result:
     """One operation on one stack in one mode; `ratio` is ops/s over `reference_ops_per_s`, the
-    bare app's measured just before it (HTTP); `aws_calls` AWS requests per operation by AWS
-    API name (service mode, AWS stacks)."""
+    bare app's measured just before it (HTTP); `reference_ms` is, for a login over HTTP, one
+    password verification timed right around it; `aws_calls` AWS requests per operation by
+    AWS API name (service mode, AWS stacks)."""
 
     mode: str
     stack: str
@@ -32,6 +33,7 @@ class Result:
     errors: int = 0
     ratio: float | None = None
     reference_ops_per_s: float | None = None
+    reference_ms: float | None = None
     aws_calls: dict[str, float] = field(default_factory=dict)
     capacity_units: float | None = None
 
