@@ -42,7 +42,8 @@ class CursorCodec:
         if cursor is None:
             return None
         payload, _, signature = cursor.partition(".")
-        if not hmac.compare_digest(self._sign(payload, scope), signature):
+        # Bytes: compare_digest refuses non-ASCII str, and a forged cursor may carry any text.
+        if not hmac.compare_digest(self._sign(payload, scope).encode(), signature.encode()):
             raise InvalidCursor()
         try:
             raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()

@@ -28,7 +28,9 @@ def test_a_forged_or_foreign_cursor_is_400(
         "next_cursor"
     ]
     assert cursor
-    for forged in ["garbage", cursor + "x", "x" + cursor, cursor.split(".")[0] + ".AAAA"]:
+    payload = cursor.split(".")[0]
+    forgeries = ["garbage", cursor + "x", "x" + cursor, payload + ".AAAA", payload + ".ø", "ø.ø"]
+    for forged in forgeries:
         response = client.get("/api/v1/projects", params={"cursor": forged}, headers=alice)
         assert response.status_code == 400
         assert response.json() == {"detail": "Invalid page cursor"}
