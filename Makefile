@@ -49,7 +49,7 @@ run-aws: setup
 	AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing \
 	$(UV) run hangar serve
 
-# A short `hangar bench` (under two minutes): memory, sqlite and duckdb over local files, both
+# A short `hangar bench` (about two minutes here): memory, sqlite and duckdb over local files, both
 # modes, sqlite with 1 and 2 workers, and a 256 MiB file for the memory test. The full run
 # behind docs/performance.md is `uv run hangar bench` with its defaults (1 GiB, 10,000 projects).
 bench: uv
