@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from fastapi import Request, Response, status
@@ -12,7 +13,8 @@ from fastapi.openapi.constants import REF_PREFIX
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import to_json
 
-from app.models import Page
+from app.core.pagination import CursorCodec
+from app.models import Page, PageKey
 
 T = TypeVar("T")
 ITEM_JSON_CACHE_SIZE = 8192
@@ -52,6 +54,28 @@ class PageQuery(BaseModel):
             raise RequestValidationError(
                 [{**e, "loc": ("query", *e["loc"])} for e in error.errors(include_url=False)]
             ) from None
+
+
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, 7k instructions
+# more a page request.
+@dataclass(slots=True)
+class Paging:
+    """One list request's page: its size and where it starts (the query's cursor, checked
+    against the list's scope), and its answer, whose next cursor is signed for that same
+    scope. Every list route reads and answers its pages through this one place."""
+
+    limit: int
+    after: PageKey | None
+    cursors: CursorCodec
+    scope: str
+
+    @classmethod
+    def of(cls, request: Request, cursors: CursorCodec, scope: str) -> Paging:
+        query = PageQuery.of(request)
+        return cls(query.limit, cursors.decode(query.cursor, scope=scope), cursors, scope)
+
+    def response(self, page: Page[Any], out: type[BaseModel]) -> Response:
+        return page_json(page, out, self.cursors.encode(page.next_key, scope=self.scope))
 
 
 def _query_docs(model: type[BaseModel]) -> dict[str, Any]:

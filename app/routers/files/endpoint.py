@@ -14,9 +14,8 @@ from app.routers.common import (
     PAGE_QUERY_DOCS,
     UNAUTHORIZED,
     PageOut,
-    PageQuery,
+    Paging,
     item_response,
-    page_json,
     responses,
 )
 from app.routers.downloads import stream_download
@@ -63,8 +62,7 @@ async def upload_file(
 )
 async def list_files(project_id: str, caller: Authenticated, request: Request) -> Response:
     """A project's files, newest first, a page at a time."""
-    query = PageQuery.of(request)
-    cursors, scope = caller.context.cursors, f"files:{project_id}"
+    paging = Paging.of(request, caller.context.cursors, f"files:{project_id}")
     backends = caller.backends
     page = await backends.call(
         services.list_files,
@@ -72,10 +70,10 @@ async def list_files(project_id: str, caller: Authenticated, request: Request) -
         owner=caller.user,
         project_repo=backends.project_repo,
         file_repo=backends.file_repo,
-        limit=query.limit,
-        after=cursors.decode(query.cursor, scope=scope),
+        limit=paging.limit,
+        after=paging.after,
     )
-    return page_json(page, FileOut, cursors.encode(page.next_key, scope=scope))
+    return paging.response(page, FileOut)
 
 
 async def _owned_file(project_id: str, file_id: str, caller: Caller) -> FileRecord:

@@ -9,9 +9,8 @@ from app.routers.common import (
     PAGE_QUERY_DOCS,
     UNAUTHORIZED,
     PageOut,
-    PageQuery,
+    Paging,
     item_response,
-    page_json,
     responses,
 )
 from app.routers.projects import services
@@ -39,17 +38,16 @@ async def create_project(body: ProjectCreate, caller: Authenticated) -> Response
 )
 async def list_projects(caller: Authenticated, request: Request) -> Response:
     """The caller's projects, newest first, a page at a time."""
-    query = PageQuery.of(request)
-    cursors, scope = caller.context.cursors, f"projects:{caller.user.id}"
+    paging = Paging.of(request, caller.context.cursors, f"projects:{caller.user.id}")
     backends = caller.backends
     page = await backends.call(
         services.list_projects,
         owner=caller.user,
         repo=backends.project_repo,
-        limit=query.limit,
-        after=cursors.decode(query.cursor, scope=scope),
+        limit=paging.limit,
+        after=paging.after,
     )
-    return page_json(page, ProjectOut, cursors.encode(page.next_key, scope=scope))
+    return paging.response(page, ProjectOut)
 
 
 @router.get("/{project_id}", response_model=ProjectOut, responses=NOT_FOUND)
