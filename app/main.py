@@ -18,6 +18,7 @@ from app.core.headers import SecurityHeadersMiddleware
 from app.core.logging import RequestIdMiddleware
 from app.dependencies import AppContext, Backends
 from app.errors import HangarError
+from app.routers.auth.endpoint import account_router
 from app.routers.auth.endpoint import router as auth_router
 from app.routers.files.endpoint import router as files_router
 from app.routers.health.endpoint import router as health_router
@@ -26,7 +27,14 @@ from app.routers.storage.endpoint import router as storage_router
 
 API_PREFIX = "/api/v1"
 # FastAPI tries routes in this order, so the busiest come first.
-ROUTERS = (projects_router, files_router, auth_router, storage_router, health_router)
+ROUTERS = (
+    projects_router,
+    files_router,
+    auth_router,
+    account_router,
+    storage_router,
+    health_router,
+)
 FORM_OVERHEAD_BYTES = 1024 * 1024
 logger = logging.getLogger("app")
 

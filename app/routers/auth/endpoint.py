@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 from starlette.concurrency import run_in_threadpool
 
-from app.dependencies import Authenticated, Context
+from app.dependencies import AuthenticatedRoute, Caller, Context
 from app.models import User
 from app.routers.auth import services
 from app.routers.auth.interface import (
@@ -20,9 +20,11 @@ from app.routers.auth.interface import (
     UserRegister,
     UserUpdate,
 )
-from app.routers.common import NOT_AUTHENTICATED, UNAUTHORIZED, responses
+from app.routers.common import responses
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+# The caller's own session and account: the same prefix, every route authenticated.
+account_router = APIRouter(prefix="/auth", tags=["auth"], route_class=AuthenticatedRoute)
 NO_CONTENT = status.HTTP_204_NO_CONTENT
 
 
@@ -86,41 +88,45 @@ async def refresh(body: RefreshRequest, context: Context) -> TokenOut:
     return _token_out(pair)
 
 
-@router.post("/logout", status_code=NO_CONTENT, response_class=Response, responses=UNAUTHORIZED)
-async def logout(caller: Authenticated) -> None:
+@account_router.post("/logout", status_code=NO_CONTENT, response_class=Response)
+async def logout(request: Request) -> None:
     """Revoke this session: its access and refresh tokens stop working at once."""
+    caller = Caller.of(request)
     backends = caller.backends
     await backends.call(backends.session_repo.revoke_session, caller.session.id)
 
 
-@router.post("/logout-all", status_code=NO_CONTENT, response_class=Response, responses=UNAUTHORIZED)
-async def logout_all(caller: Authenticated) -> None:
+@account_router.post("/logout-all", status_code=NO_CONTENT, response_class=Response)
+async def logout_all(request: Request) -> None:
     """Revoke every session of the caller, on every device."""
+    caller = Caller.of(request)
     backends = caller.backends
     await backends.call(backends.session_repo.revoke_user_sessions, caller.user.id)
 
 
-@router.get("/me", response_model=UserOut, responses=UNAUTHORIZED)
-async def me(caller: Authenticated) -> User:
+@account_router.get("/me", response_model=UserOut)
+async def me(request: Request) -> User:
     """The account the bearer token belongs to."""
-    return caller.user
+    return Caller.of(request).user
 
 
-@router.patch("/me", response_model=UserOut, responses=UNAUTHORIZED)
-async def update_me(body: UserUpdate, caller: Authenticated) -> User:
+@account_router.patch("/me", response_model=UserOut)
+async def update_me(body: UserUpdate, request: Request) -> User:
     """Change the caller's profile."""
+    caller = Caller.of(request)
     backends = caller.backends
     return await backends.call(services.update_me, caller.user, body, repo=backends.user_repo)
 
 
-@router.post(
+@account_router.post(
     "/me/password",
     status_code=NO_CONTENT,
     response_class=Response,
-    responses=responses(_401=NOT_AUTHENTICATED, _403="Current password is wrong"),
+    responses=responses(_403="Current password is wrong"),
 )
-async def change_password(body: PasswordChange, caller: Authenticated) -> None:
+async def change_password(body: PasswordChange, request: Request) -> None:
     """Set a new password; every other session is signed out."""
+    caller = Caller.of(request)
     backends = caller.backends
     await run_in_threadpool(
         services.change_password,
@@ -134,14 +140,15 @@ async def change_password(body: PasswordChange, caller: Authenticated) -> None:
     )
 
 
-@router.delete(
+@account_router.delete(
     "/me",
     status_code=NO_CONTENT,
     response_class=Response,
-    responses=responses(_401=NOT_AUTHENTICATED, _403="Password is wrong"),
+    responses=responses(_403="Password is wrong"),
 )
-async def delete_me(body: PasswordConfirmation, caller: Authenticated) -> None:
+async def delete_me(body: PasswordConfirmation, request: Request) -> None:
     """Delete the account with all its projects, files and sessions."""
+    caller = Caller.of(request)
     backends = caller.backends
     await run_in_threadpool(
         services.delete_account,

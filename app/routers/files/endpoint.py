@@ -8,11 +8,10 @@ from fastapi import APIRouter, File, Query, Request, Response, UploadFile, statu
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from app.dependencies import Authenticated, Caller
+from app.dependencies import AuthenticatedRoute, Caller
 from app.models import FileRecord
 from app.routers.common import (
     PAGE_QUERY_DOCS,
-    UNAUTHORIZED,
     PageOut,
     Paging,
     item_response,
@@ -23,7 +22,9 @@ from app.routers.files import services
 from app.routers.files.interface import FileOut, PresignedUrlOut
 from app.storage.base import MAX_PRESIGN_SECONDS
 
-router = APIRouter(prefix="/projects/{project_id}/files", tags=["files"], responses=UNAUTHORIZED)
+router = APIRouter(
+    prefix="/projects/{project_id}/files", tags=["files"], route_class=AuthenticatedRoute
+)
 NOT_FOUND = responses(_404="No such project or file, or not yours")
 
 
@@ -36,9 +37,10 @@ NOT_FOUND = responses(_404="No such project or file, or not yours")
 async def upload_file(
     project_id: str,
     file: Annotated[UploadFile, File(description="The file's bytes.")],
-    caller: Authenticated,
+    request: Request,
 ) -> FileRecord:
     """Upload a file into a project; the body is streamed to storage in chunks."""
+    caller = Caller.of(request)
     backends = caller.backends
     return await run_in_threadpool(
         services.upload_file,
@@ -60,8 +62,9 @@ async def upload_file(
     responses=responses(_400="Bad cursor", _404="No such project, or not yours"),
     openapi_extra=PAGE_QUERY_DOCS,
 )
-async def list_files(project_id: str, caller: Authenticated, request: Request) -> Response:
+async def list_files(project_id: str, request: Request) -> Response:
     """A project's files, newest first, a page at a time."""
+    caller = Caller.of(request)
     paging = Paging.of(request, caller.context.cursors, f"files:{project_id}")
     backends = caller.backends
     page = await backends.call(
@@ -89,14 +92,15 @@ async def _owned_file(project_id: str, file_id: str, caller: Caller) -> FileReco
 
 
 @router.get("/{file_id}", response_model=FileOut, responses=NOT_FOUND)
-async def get_file(project_id: str, file_id: str, caller: Authenticated) -> Response:
+async def get_file(project_id: str, file_id: str, request: Request) -> Response:
     """One file's metadata."""
-    return item_response(await _owned_file(project_id, file_id, caller), FileOut)
+    return item_response(await _owned_file(project_id, file_id, Caller.of(request)), FileOut)
 
 
 @router.get("/{file_id}/content", response_class=StreamingResponse, responses=NOT_FOUND)
-async def download_file(project_id: str, file_id: str, caller: Authenticated) -> StreamingResponse:
+async def download_file(project_id: str, file_id: str, request: Request) -> StreamingResponse:
     """The file's bytes, as an attachment."""
+    caller = Caller.of(request)
     record = await _owned_file(project_id, file_id, caller)
     storage = caller.backends.file_storage
     chunks = await run_in_threadpool(services.open_file, record, storage=storage)
@@ -107,10 +111,11 @@ async def download_file(project_id: str, file_id: str, caller: Authenticated) ->
 async def presign_file(
     project_id: str,
     file_id: str,
-    caller: Authenticated,
+    request: Request,
     expires_in: Annotated[int, Query(ge=1, le=MAX_PRESIGN_SECONDS)] = 3600,
 ) -> PresignedUrlOut:
     """A link that downloads the file without a token until it expires (7 days at most)."""
+    caller = Caller.of(request)
     record = await _owned_file(project_id, file_id, caller)
     backends = caller.backends
     url, expires_at = await backends.call(
@@ -120,8 +125,9 @@ async def presign_file(
 
 
 @router.delete("/{file_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
-async def delete_file(project_id: str, file_id: str, caller: Authenticated) -> Response:
+async def delete_file(project_id: str, file_id: str, request: Request) -> Response:
     """Delete a file's metadata and bytes."""
+    caller = Caller.of(request)
     backends = caller.backends
     await backends.call(
         services.delete_file,
