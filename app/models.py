@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
+import os
 from datetime import UTC, datetime
 from typing import Annotated, Generic, NamedTuple, TypeVar
 
@@ -21,9 +21,10 @@ pydantic-parsed one calls back into its tzinfo: 1.3 against 0.1 us a comparison)
 
 
 def new_id() -> str:
-    """128 random bits as 32 hex digits, the shape of a uuid4's hex at a quarter of its cost
-    (every request takes one for its request id)."""
-    return secrets.token_hex(16)
+    """128 random bits as 32 hex digits, the shape of a uuid4's hex. Every request takes one
+    for its request id: `secrets.token_hex` reads the same `os.urandom` through two Python
+    calls, which double the cost (1.35 against 0.64 us)."""
+    return os.urandom(16).hex()
 
 
 class _Domain(BaseModel):
