@@ -130,11 +130,9 @@ def measure_stack(
             data = UserRegister(email=w.email(i), password=w.PASSWORD)
             return auth.register_user(data, b.user_repo, context.hasher)
 
-        tokens: list[str] = []
-
-        def login(i: int) -> object:
-            token = auth.login(
-                w.email(i),
+        def log_in(user: int) -> str:
+            pair = auth.login(
+                w.email(user),
                 w.PASSWORD,
                 repo=b.user_repo,
                 sessions=b.session_repo,
@@ -142,11 +140,15 @@ def measure_stack(
                 tokens=context.tokens,
                 throttle=context.throttle,
             )
-            tokens.append(token.access_token)
-            return token
+            return pair.access_token
 
         timed(w.REGISTER, register, workload.users)
-        timed(w.LOGIN, login, workload.users)
+        login_users = w.login_users(workload.users)
+        for user in login_users[: w.warm_up_logins(len(login_users))]:
+            log_in(user)
+        tokens: list[str] = []
+        timed(w.LOGIN, lambda i: tokens.append(log_in(login_users[i])), len(login_users))
+        del tokens[workload.users :]  # one per user, in order: login_users starts with each
         project_ids: list[tuple[int, str]] = []
 
         def create(i: int) -> object:

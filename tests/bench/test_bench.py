@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from app.bench.workload import OPERATIONS, REFERENCE
+from app.bench.workload import LOGIN_SAMPLES, OPERATIONS, REFERENCE
 from app.cli import cli
 
 
@@ -31,6 +31,9 @@ def test_bench_reports_every_operation_in_both_modes(tmp_path: Path) -> None:
             row = figures[operation]
             assert row["errors"] == 0, row
             assert row["count"] > 0 and row["ops_per_s"] > 0 and row["p50_ms"] > 0, row
+    # Two users, but a login's median is taken over LOGIN_SAMPLES of them in each mode.
+    logins = [r for r in report["results"] if r["operation"] == "login"]
+    assert [r["count"] for r in logins] == [LOGIN_SAMPLES, LOGIN_SAMPLES]
     reference = [r for r in report["results"] if r["operation"] == REFERENCE]
     assert reference and reference[0]["ops_per_s"] > 0
     http = [r for r in report["results"] if r["mode"] == "http" and r["operation"] != REFERENCE]
