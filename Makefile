@@ -50,9 +50,9 @@ run-aws: setup
 	$(UV) run hangar serve
 
 # A short `hangar bench` (about two minutes here): memory, sqlite and duckdb over local files, both
-# modes, sqlite with 1 and 2 workers, and a 256 MiB file for the memory test. The full run
+# modes, sqlite with 1 and 2 workers, and a 128 MiB file for the memory test. The full run
 # behind docs/performance.md is `uv run hangar bench` with its defaults (1 GiB, 10,000 projects).
 bench: uv
 	$(UV) sync --frozen --all-groups --extra bench
 	$(UV) run hangar bench --users 10 --projects 1000 --requests 3000 --seconds 2 --files 30 \
-		--big-file-mib 256
+		--big-file-mib 128

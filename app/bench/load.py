@@ -52,6 +52,18 @@ class Outcome:
     statuses: dict[str, int] = field(default_factory=dict)
     bodies: dict[str, str] = field(default_factory=dict)
 
+    def add(
+        self, index: int, status: int, body: bytes | None, *, sent: float, start: float
+    ) -> None:
+        """Request `index` answered now; `sent` and `start` as `time.perf_counter()` read them."""
+        done = time.perf_counter()
+        self.latencies.append(done - sent)
+        self.completed.append(done - start)
+        key = str(status)
+        self.statuses[key] = self.statuses.get(key, 0) + 1
+        if body is not None:
+            self.bodies[str(index)] = body.decode()
+
 
 def request_bytes(
     method: str,
@@ -113,13 +125,8 @@ async def run(job: Job) -> Outcome:
                 sent = time.perf_counter()
                 writer.write(job.requests[index % len(job.requests)])
                 status, body = await read_response(reader)
-                done = time.perf_counter()
-                outcome.latencies.append(done - sent)
-                outcome.completed.append(done - start)
-                key = str(status)
-                outcome.statuses[key] = outcome.statuses.get(key, 0) + 1
-                if job.keep_bodies:
-                    outcome.bodies[str(index)] = body.decode()
+                kept = body if job.keep_bodies else None
+                outcome.add(index, status, kept, sent=sent, start=start)
         finally:
             writer.close()
 

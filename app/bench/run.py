@@ -96,7 +96,7 @@ def run_bench(
             run_http(http_stacks, folder / "http", workload, report, verification, endpoint, log)
             report.notes += [
                 f"login p50 on {r.stack} is {r.p50_ms / r.reference_ms:.2f}x one verification "
-                f"({r.reference_ms:.1f} ms, timed around it)"
+                f"({r.reference_ms:.1f} ms, timed before each login)"
                 for r in report.results
                 if r.mode == "http" and r.operation == w.LOGIN and r.reference_ms
             ]

@@ -217,9 +217,9 @@ def measure_stack(
 
 class PasswordVerification:
     """One argon2id verification with the configured parameters, the floor of a login. It is
-    timed right around each stack's logins: timed once at the start of a run it was 29 ms in
-    one run and 42 ms in another, while logins took 40 ms in both, as the machine's speed
-    drifted between the two moments."""
+    timed right before each login of the HTTP mode: timed once at the start of a run it was
+    29 ms in one run and 42 ms in another, while logins took 40 ms in both, as the machine's
+    speed drifted between the two moments."""
 
     def __init__(self, settings: Settings) -> None:
         self.hasher = PasswordHasher(
@@ -228,7 +228,7 @@ class PasswordVerification:
         self.stored = self.hasher.hash(w.PASSWORD)
         self.taken_ms: list[float] = []
 
-    def time_ms(self, rounds: int = 5) -> list[float]:
+    def time_ms(self, rounds: int) -> list[float]:
         latencies, _ = measure(
             lambda _: self.hasher.verify_and_update(w.PASSWORD, self.stored), rounds, 30
         )

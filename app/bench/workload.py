@@ -31,7 +31,7 @@ FILE_SIZE = MIB
 PAGE_SIZE = 20
 PASSWORD = "bench-password-0123"  # noqa: S105 (a throwaway account of a benchmark)
 SINGLE_PROCESS_DATABASES = {"duckdb", "memory"}
-LOGIN_SAMPLES = 30
+LOGIN_SAMPLES = 20
 """Logins timed at least, going round the users again: login is a latency target, and a
 median of ten (make bench's users) put memory's login at 0.86 and 1.19 times a verification
 in two runs in a row."""

@@ -40,7 +40,7 @@ def test_bench_reports_every_operation_in_both_modes(tmp_path: Path) -> None:
     assert all(r["ratio"] > 0 for r in http)
     # Each ratio is to the reference run measured next to it, which the report keeps.
     assert all(r["ratio"] == round(r["ops_per_s"] / r["reference_ops_per_s"], 3) for r in http)
-    # Logins are compared with a password verification timed around them, and say so.
+    # Each login is compared with password verifications timed beside it, and says so.
     (login,) = [r for r in http if r["operation"] == "login"]
     assert login["reference_ms"] > 0
     ratio = login["p50_ms"] / login["reference_ms"]
