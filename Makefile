@@ -54,5 +54,5 @@ run-aws: setup
 # behind docs/performance.md is `uv run hangar bench` with its defaults (1 GiB, 10,000 projects).
 bench: uv
 	$(UV) sync --frozen --all-groups --extra bench
-	$(UV) run hangar bench --users 10 --projects 1000 --requests 3000 --seconds 2 --files 30 \
+	$(UV) run hangar bench --users 10 --projects 1000 --requests 2400 --seconds 2 --files 30 \
 		--big-file-mib 128
