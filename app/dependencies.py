@@ -313,11 +313,11 @@ class AuthenticatedRoute(APIRoute):
     AuthenticatedRoute)`); the endpoint takes `request: Request` and reads `Caller.of(request)`.
 
     Its routes are documented with the bearer scheme and a 401. The token is checked before
-    FastAPI reads the request, so an unauthenticated upload
-    is refused before its body is spooled, and outside FastAPI's dependency solving, which
-    costs a request 60k instructions (11% of a page request) even for a cached dependency.
-    OpenAPI still shows the bearer scheme: it reads the route's `dependant`, which gets the
-    bearer once the request handler has been built without it."""
+    FastAPI reads the request, so an unauthenticated upload is refused before its body is
+    spooled, and outside FastAPI's dependency solving, which costs a request 60k instructions
+    (11% of a page request) even for a cached dependency. OpenAPI still shows the bearer
+    scheme: it reads the route's `dependant`, which gets the bearer once the request handler
+    has been built without it."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **settings: Any) -> None:
         settings["responses"] = {**UNAUTHORIZED, **(settings.get("responses") or {})}

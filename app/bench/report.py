@@ -18,9 +18,9 @@ STEADY_MIN_REQUESTS = 100
 @dataclass
 class Result:
     """One operation on one stack in one mode; `ratio` is ops/s over `reference_ops_per_s`, the
-    bare app's measured just before it (HTTP); `reference_ms` is, for a login over HTTP, one
-    password verification timed right around it; `aws_calls` AWS requests per operation by
-    AWS API name (service mode, AWS stacks)."""
+    bare app's measured just before it (HTTP); `reference_ms` is, for a login over HTTP, the
+    median of the password verifications timed right before each login; `aws_calls` AWS
+    requests per operation by AWS API name (service mode, AWS stacks)."""
 
     mode: str
     stack: str
