@@ -2,26 +2,34 @@
 # Only Python 3.11+ and make are needed: uv is installed with pip when it is missing.
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: run test setup uv lint format clean notebook run-aws bench
+.PHONY: run test setup uv lint format clean notebook run-aws bench browser
 
 uv:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || \
 		python3 -m pip install --user --quiet uv || \
 		python3 -m pip install --user --quiet --break-system-packages uv
 
+# Everything the checks, the tests, the notebook and the benchmark use.
 setup: uv
 	$(UV) sync --frozen --all-groups
 
-run: setup
-	$(UV) run hangar serve
+# The server alone: its runtime dependencies, none of the dev, Jupyter or benchmark groups.
+run: uv
+	$(UV) sync --frozen --no-default-groups --inexact
+	$(UV) run --frozen --no-default-groups hangar serve
 
-test: setup lint
+test: setup lint browser
 	$(UV) run pytest
+
+# Debian's Chromium for the browser test of /docs (tests/browser), installed when missing.
+browser:
+	sh scripts/install-browser.sh
 
 lint:
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run mypy
+	$(UV) run lint-imports
 
 format: uv
 	$(UV) run ruff format .
@@ -49,10 +57,10 @@ run-aws: setup
 	AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing \
 	$(UV) run hangar serve
 
-# A short `hangar bench` (about two minutes here): memory, sqlite and duckdb over local files, both
-# modes, sqlite with 1 and 2 workers, and a 128 MiB file for the memory test. The full run
-# behind docs/performance.md is `uv run hangar bench` with its defaults (1 GiB, 10,000 projects).
+# A short benchmark run (about two minutes here): memory, sqlite and duckdb over local files, both
+# modes, sqlite with 1 and 2 workers, and a 128 MiB file for the memory test. The full run behind
+# docs/performance.md is `uv run python -m benchmarks` with its defaults (1 GiB, 10,000 projects).
 bench: uv
-	$(UV) sync --frozen --all-groups --extra bench
-	$(UV) run hangar bench --users 10 --projects 1000 --requests 2400 --seconds 2 --files 30 \
+	$(UV) sync --frozen --all-groups
+	$(UV) run python -m benchmarks --users 10 --projects 1000 --requests 2400 --seconds 2 --files 30 \
 		--big-file-mib 128

@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 
-from app.bench.command import bench
-from app.core.config import Settings, get_settings
+from app.cli_support import load_or_exit, open_or_exit
+from app.core.config import get_settings
 from app.migration.command import migrate
 
-if TYPE_CHECKING:
-    from app.dependencies import Backends
-
-UVICORN_OPTIONS: dict[str, Any] = {"loop": "uvloop", "http": "httptools"}
+UVICORN_OPTIONS: dict[str, Any] = {
+    "loop": "uvloop",
+    "http": "app.core.http_protocol:HeadLimitedHttpToolsProtocol",
+}
 """uvicorn[standard]'s event loop and HTTP parser, named so a missing one fails loudly instead
-of silently falling back to the slower pure-Python ones (`hangar bench` starts its reference
-server with the same options)."""
+of silently falling back to the slower pure-Python ones (the benchmark starts its reference
+server with the same options). The parser is httptools with limits on the request head, which
+neither httptools nor uvicorn has (431 past them)."""
 
 cli = typer.Typer(
     help="Hangar: users, projects and files on the backends you configure.",
@@ -30,32 +29,6 @@ cli = typer.Typer(
 @cli.callback()
 def _commands() -> None:
     """Users, projects and files on the backends you configure: pick a command below."""
-
-
-def load_or_exit(load: Callable[[], Settings] = get_settings) -> Settings:
-    """Settings (the process's, or what `load` reads), or a readable list of what is wrong
-    with them and exit code 2."""
-    try:
-        return load()
-    except ValidationError as error:
-        lines = [
-            f"  {'.'.join(str(part) for part in e['loc']) or 'settings'}: {e['msg']}"
-            for e in error.errors()
-        ]
-        typer.echo("Invalid configuration:\n" + "\n".join(lines), err=True)
-        raise typer.Exit(2) from None
-
-
-def open_backends_or_exit(settings: Settings) -> Backends:
-    """The configured backends, or the reason they cannot be opened and exit code 1."""
-    from app.dependencies import build_backends
-    from app.errors import BackendUnavailable
-
-    try:
-        return build_backends(settings)
-    except BackendUnavailable as error:
-        typer.echo(error.detail, err=True)
-        raise typer.Exit(1) from None
 
 
 @cli.command()
@@ -78,16 +51,15 @@ def serve(
     """Run the API server (uvicorn)."""
     import uvicorn
 
+    from app.backends import one_process
     from app.core.logging import log_config
 
     settings = load_or_exit()
-    if workers > 1 and "memory" in {settings.DATABASE_TYPE, settings.STORAGE_TYPE}:
-        typer.echo("Memory backends live in one process: use --workers 1.", err=True)
-        raise typer.Exit(2)
-    if workers > 1 and settings.DATABASE_TYPE == "duckdb":
+    owner = one_process(settings)
+    if workers > 1 and owner is not None:
         typer.echo(
-            "DuckDB allows one process per file: use --workers 1, or DATABASE_TYPE=sqlite or "
-            "dynamodb to run several workers.",
+            f"{owner} is served by one process: use --workers 1, or a database and storage "
+            "that several processes share (sqlite or dynamodb, local or s3).",
             err=True,
         )
         raise typer.Exit(2)
@@ -101,19 +73,38 @@ def serve(
         f"storage: {settings.STORAGE_TYPE}, docs: /docs)"
     )
     # Workers import the app by name and inherit os.environ, PUBLIC_BASE_URL included.
-    uvicorn.run(
-        "app.main:app",
-        host=host,
-        port=port,
-        reload=reload,
-        workers=workers,
-        access_log=access_log,
-        timeout_graceful_shutdown=(
-            settings.SHUTDOWN_TIMEOUT_SECONDS if shutdown_timeout is None else shutdown_timeout
-        ),
-        log_config=log_config(settings.LOG_FORMAT, settings.LOG_LEVEL),
-        **UVICORN_OPTIONS,
-    )
+    target: Any = "app.main:app"
+    backends = None
+    if owner is not None and not reload:
+        # One process serves these backends, this one: open them before uvicorn, so that a
+        # file another process holds is its one-line reason and exit 1, not a start-up
+        # traceback of the lifespan.
+        from app.main import create_app
+
+        served = load_or_exit()
+        backends = open_or_exit(served)
+        target = create_app(served, backends)
+    try:
+        uvicorn.run(
+            target,
+            host=host,
+            port=port,
+            reload=reload,
+            workers=workers,
+            access_log=access_log,
+            timeout_graceful_shutdown=(
+                settings.SHUTDOWN_TIMEOUT_SECONDS if shutdown_timeout is None else shutdown_timeout
+            ),
+            log_config=log_config(settings.LOG_FORMAT, settings.LOG_LEVEL),
+            # uvicorn alone believes X-Forwarded-For from 127.0.0.1, so any local client could
+            # choose the address its failed logins are counted against: only named proxies are.
+            proxy_headers=bool(settings.FORWARDED_ALLOW_IPS.strip()),
+            forwarded_allow_ips=settings.FORWARDED_ALLOW_IPS,
+            **UVICORN_OPTIONS,
+        )
+    finally:
+        if backends is not None:
+            backends.close()
 
 
 @cli.command()
@@ -121,7 +112,7 @@ def init() -> None:
     """Create what the configured backends need (DynamoDB tables, S3 bucket, database file,
     storage folder) when missing, so the service can start without AWS_AUTO_CREATE."""
     settings = load_or_exit().model_copy(update={"AWS_AUTO_CREATE": True})
-    open_backends_or_exit(settings).close()
+    open_or_exit(settings).close()
     typer.echo(f"Ready: database {settings.DATABASE_TYPE}, storage {settings.STORAGE_TYPE}")
 
 
@@ -132,20 +123,37 @@ def doctor(
         float | None,
         typer.Option(
             min=0,
-            help="Temp files older than this many seconds are stale [TEMP_FILE_MAX_AGE_SECONDS].",
+            help="Temp files whose writer cannot be told are stale past this many seconds "
+            "[TEMP_FILE_MAX_AGE_SECONDS].",
         ),
     ] = None,
+    claim: Annotated[
+        bool,
+        typer.Option(
+            help="First bind a storage that names no database (filled by an older Hangar) to "
+            "this one, so --fix may delete its unrecorded bytes: only if no other database "
+            "keeps files there.",
+        ),
+    ] = False,
 ) -> None:
     """Find what a crash can leave between database and storage (orphan bytes, records of
-    deleted projects, files without bytes, stale temp files); exit 1 while problems remain."""
+    deleted projects, files without bytes, stale temp files); exit 1 while problems remain.
+    Bytes in a storage also bound to another database, or to none, are reported, never
+    deleted."""
     from rich.console import Console
     from rich.table import Table
 
     from app import doctor as checks
 
     settings = load_or_exit()
-    backends = open_backends_or_exit(settings)
+    backends = open_or_exit(settings)
     try:
+        if claim:
+            try:
+                checks.claim_storage(backends)
+            except ValueError as error:
+                typer.echo(f"Cannot claim the storage: {error}", err=True)
+                raise typer.Exit(2) from None
         report = checks.doctor(
             backends,
             fix=fix,
@@ -162,6 +170,8 @@ def doctor(
             )
             table.add_row(finding.kind.value, finding.location, finding.detail, state)
         console.print(table)
+    if report.storage_note:
+        console.print(report.storage_note)
     console.print(
         f"{report.keys_checked} storage keys and {report.records_checked} file records checked; "
         f"{len(report.problems)} problem(s) remain."
@@ -170,7 +180,6 @@ def doctor(
         raise typer.Exit(1)
 
 
-cli.command()(bench)
 cli.command()(migrate)
 
 

@@ -12,13 +12,17 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.backends import Backends, open_backends
 from app.core.config import DatabaseType, Settings, StorageType, get_settings
-from app.dependencies import Backends, build_backends
 from app.repositories.base import FileRepository, ProjectRepository, UserRepository
 from app.storage.base import FileStorage
 
 Part = UserRepository | ProjectRepository | FileRepository | FileStorage
 PARTS = ("user_repo", "project_repo", "file_repo", "file_storage")
+FILE_SETTINGS = ("DUCKDB_PATH", "SQLITE_PATH", "LOCAL_STORAGE_PATH")
+"""Where the embedded stack keeps its files: under `root`, at the places of the Settings
+defaults, which `make run` (the `local` profile) uses under its working directory, so the
+two open the same database with the same storage."""
 
 
 @dataclass(frozen=True)
@@ -56,25 +60,28 @@ def setup_local_dev(
     backends the API would use. The environment is set (not just a Settings object built) so
     that `get_settings()`, `create_app()` and the CLI in this process all see the same profile."""
     base = Path(root).resolve()
-    data, uploads = base / "data", base / "uploads"
+    paths = {name: base / Settings.model_fields[name].default for name in FILE_SETTINGS}
     os.environ.update(
         {
             "APP_ENV": "local",
             "DATABASE_TYPE": database,
             "STORAGE_TYPE": storage,
-            "DUCKDB_PATH": str(data / "app.db"),
-            "SQLITE_PATH": str(data / "app.sqlite3"),
-            "LOCAL_STORAGE_PATH": str(uploads),
+            **{name: str(path) for name, path in paths.items()},
         }
     )
     get_settings.cache_clear()
-    data.mkdir(parents=True, exist_ok=True)
-    uploads.mkdir(parents=True, exist_ok=True)
+    folders = (
+        paths["DUCKDB_PATH"].parent,
+        paths["SQLITE_PATH"].parent,
+        paths["LOCAL_STORAGE_PATH"],
+    )
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
     return get_repositories()
 
 
 def get_repositories(settings: Settings | None = None) -> DevRepositories:
-    """Open the backends for `settings` (default: the process's) through `build_backends`,
+    """Open the backends for `settings` (default: the process's) through `open_backends`,
     the same wiring the API uses, so a notebook never diverges from the service."""
     settings = settings or get_settings()
-    return DevRepositories(settings, build_backends(settings))
+    return DevRepositories(settings, open_backends(settings))

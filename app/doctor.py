@@ -10,8 +10,14 @@ this module looks for:
 - orphan records: file records of a deleted project (found through the project ids that
   storage keys, `{project_id}/{file_id}`, start with: records go before their bytes);
 - missing bytes: a listed file whose bytes are gone (never caused by Hangar's own orders);
-- temp files of local storage: stale ones (older than the threshold) are crash leftovers,
-  young ones may be uploads in progress and are only reported.
+- temp files of local storage: those of a writer that is gone (or, when the writer cannot
+  be told, older than the threshold) are crash leftovers; the others may be uploads in
+  progress and are only reported.
+
+Bytes are deleted only when they are provably this database's: the storage is bound to it
+and to no other (`Backends.owns_storage`). Bytes without a record in a storage shared with
+another database, or in one bound to none, may be another database's files: they are
+reported as foreign, never deleted.
 
 Plain functions over `Backends`, so a notebook can call them; the CLI prints the report.
 Orphan bytes are judged against the records of the moment: run `--fix` while the service is
@@ -26,13 +32,14 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from app.dependencies import Backends
+from app.backends import Backends
 from app.repositories.base import every
-from app.storage.base import FileStorage
+from app.storage.base import DATABASE_MARKER, FileStorage
 
 
 class Kind(StrEnum):
     ORPHAN_BYTES = "orphan_bytes"
+    FOREIGN_BYTES = "foreign_bytes"
     ORPHAN_RECORD = "orphan_record"
     MISSING_BYTES = "missing_bytes"
     STALE_TEMP_FILE = "stale_temp_file"
@@ -59,6 +66,8 @@ class DoctorReport(BaseModel):
     findings: list[Finding] = []
     keys_checked: int = 0
     records_checked: int = 0
+    storage_note: str | None = None
+    """Why bytes without a record were not judged orphans: whose the storage is."""
 
     @property
     def problems(self) -> list[Finding]:
@@ -69,21 +78,42 @@ class DoctorReport(BaseModel):
         return not self.problems
 
 
+WRITER_STATES = {True: "still runs", False: "is gone", None: "cannot be told"}
+
+
 def _temp_findings(storage: FileStorage, max_age_seconds: float) -> list[Finding]:
     return [
         Finding(
-            kind=Kind.STALE_TEMP_FILE if age >= max_age_seconds else Kind.TEMP_FILE,
-            location=str(path),
-            detail=f"upload temp file, {age:.0f} s old",
+            kind=Kind.STALE_TEMP_FILE if temp.is_leftover(max_age_seconds) else Kind.TEMP_FILE,
+            location=str(temp.path),
+            detail=f"upload temp file, {temp.age:.0f} s old; its writer "
+            + WRITER_STATES[temp.writer_running],
         )
-        for path, age in storage.temp_files()
+        for temp in storage.temp_files()
     ]
+
+
+def _foreign_note(backends: Backends, count: int) -> str:
+    """Whose files the `count` keys without a record may be, in a storage not this one's."""
+    others = sorted(backends.file_storage.database_ids() - {backends.database_id})
+    files = f"{count} file{'' if count == 1 else 's'}"
+    if others:
+        return (
+            f"This storage holds {files} of another database: it is also bound to "
+            f"{', '.join(others)} (this database is {backends.database_id}); they are kept."
+        )
+    return (
+        f"This storage holds {files} of an unknown database: it is bound to none (filled "
+        "before storages recorded their database); they are kept. If no other database keeps "
+        "files there, `hangar doctor --claim` binds it to this one."
+    )
 
 
 def examine(backends: Backends, *, temp_file_max_age: float) -> DoctorReport:
     """Compare storage with the metadata, both ways, and list what disagrees."""
     storage, files, projects = backends.file_storage, backends.file_repo, backends.project_repo
     report = DoctorReport(findings=_temp_findings(storage, temp_file_max_age))
+    owned = backends.owns_storage()
     keys = set(storage.list_keys())
     report.keys_checked = len(keys)
 
@@ -92,14 +122,25 @@ def examine(backends: Backends, *, temp_file_max_age: float) -> DoctorReport:
         return projects.get_project(project_id) is not None
 
     gone_projects: set[str] = set()
+    unrecorded = []
     for key in sorted(keys):
         project_id, _, file_id = key.partition("/")
         if "/" in file_id or files.get_file(project_id, file_id) is None:
-            report.findings.append(
-                Finding(kind=Kind.ORPHAN_BYTES, location=key, detail="bytes without a record")
-            )
+            unrecorded.append(key)
         elif not project_exists(project_id):
             gone_projects.add(project_id)
+    if unrecorded and not owned:
+        report.storage_note = _foreign_note(backends, len(unrecorded))
+    for key in unrecorded:
+        report.findings.append(
+            Finding(kind=Kind.ORPHAN_BYTES, location=key, detail="bytes without a record")
+            if owned
+            else Finding(
+                kind=Kind.FOREIGN_BYTES,
+                location=key,
+                detail="bytes without a record here, maybe another database's: kept",
+            )
+        )
     for project_id in sorted(gone_projects):
         for record in every(partial(files.list_files, project_id)):
             report.records_checked += 1
@@ -132,22 +173,46 @@ def examine(backends: Backends, *, temp_file_max_age: float) -> DoctorReport:
 
 def repair(backends: Backends, report: DoctorReport) -> DoctorReport:
     """Fix every problem of the report (records before bytes, as the services do) and return
-    the report with those findings marked fixed."""
-    storage, files = backends.file_storage, backends.file_repo
-    fixed = []
-    for finding in report.findings:
-        if finding.is_problem:
-            if finding.kind is Kind.STALE_TEMP_FILE:
-                Path(finding.location).unlink(missing_ok=True)
-            elif finding.kind is Kind.ORPHAN_BYTES:
-                storage.delete_file(finding.location)
-            else:  # a record of a deleted project, or one whose bytes are gone
-                assert finding.project_id is not None and finding.file_id is not None
-                files.delete_file(finding.project_id, finding.file_id)
-                storage.delete_file(finding.location)
-            finding = finding.model_copy(update={"fixed": True})
-        fixed.append(finding)
+    the report with those findings marked fixed. Bytes are deleted only while the storage is
+    this database's alone (checked again here, not taken from the report): foreign bytes are
+    never fixed, and a record deleted from a shared storage leaves its bytes."""
+    owned = backends.owns_storage()
+    fixed = [
+        finding.model_copy(update={"fixed": True})
+        if finding.is_problem and _fix(backends, finding, owned=owned)
+        else finding
+        for finding in report.findings
+    ]
     return report.model_copy(update={"findings": fixed})
+
+
+def _fix(backends: Backends, finding: Finding, *, owned: bool) -> bool:
+    """Repair one problem; False when it must stay (bytes that may be another database's)."""
+    if finding.kind is Kind.STALE_TEMP_FILE:
+        Path(finding.location).unlink(missing_ok=True)
+    elif finding.kind is Kind.FOREIGN_BYTES or (finding.kind is Kind.ORPHAN_BYTES and not owned):
+        return False
+    elif finding.kind is Kind.ORPHAN_BYTES:
+        backends.file_storage.delete_file(finding.location)
+    else:  # a record of a deleted project, or one whose bytes are gone
+        assert finding.project_id is not None and finding.file_id is not None
+        backends.file_repo.delete_file(finding.project_id, finding.file_id)
+        if owned:
+            backends.file_storage.delete_file(finding.location)
+    return True
+
+
+def claim_storage(backends: Backends) -> None:
+    """Bind the storage to this database alone, so that `repair` deletes the bytes it has no
+    record of: for a storage filled before storages recorded their database, which you know
+    no other database uses. Refused (ValueError) while another database is bound to it."""
+    others = sorted(backends.file_storage.database_ids() - {backends.database_id})
+    if others:
+        raise ValueError(
+            f"the storage is also bound to database {', '.join(others)}; if that database is "
+            f"gone, remove its marker ({DATABASE_MARKER}<id>) from the storage first"
+        )
+    backends.file_storage.bind_database(backends.database_id)
 
 
 def doctor(backends: Backends, *, fix: bool, temp_file_max_age: float) -> DoctorReport:

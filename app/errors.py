@@ -28,6 +28,19 @@ class NotFound(HangarError):
     status_code = 404
 
 
+class VersionMismatch(HangarError):
+    """A conditional update named a version the project has moved on from; nothing was written."""
+
+    status_code = 412
+
+    def __init__(self, current_version: int) -> None:
+        super().__init__(
+            f"The project has changed since the version you read (it is now at version "
+            f"{current_version}); read it again and reapply your change"
+        )
+        self.current_version = current_version
+
+
 class EmailAlreadyRegistered(HangarError):
     status_code = 409
 
@@ -67,6 +80,13 @@ class BackendUnavailable(HangarError):
     """A database or storage backend could not be reached or is locked by another process."""
 
     status_code = 503
+
+
+class DatabaseWriteFailed(HangarError):
+    """The database could not write its file (disk full, a size limit, an I/O error): retrying
+    does not help until an operator frees space, so 507 rather than a busy 503."""
+
+    status_code = 507
 
 
 class StorageKeyRejected(HangarError):

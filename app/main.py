@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, APIWebSocketRoute
 
+from app.backends import Backends
+from app.context import AppContext
 from app.core.body_limit import BodySizeLimitMiddleware
 from app.core.config import Settings, get_settings
+from app.core.docs import DOCS_URL, REDOC_URL, add_offline_docs
 from app.core.headers import SecurityHeadersMiddleware
-from app.core.logging import RequestIdMiddleware
-from app.dependencies import AppContext, Backends
+from app.core.openapi import operation_ids
+from app.core.request_id import RequestIdMiddleware
+from app.core.validation import validation_error_handler
 from app.errors import HangarError
 from app.routers.auth.endpoint import account_router
 from app.routers.auth.endpoint import router as auth_router
@@ -24,6 +29,7 @@ from app.routers.files.endpoint import router as files_router
 from app.routers.health.endpoint import router as health_router
 from app.routers.projects.endpoint import router as projects_router
 from app.routers.storage.endpoint import router as storage_router
+from app.routing import PresolvedRoute
 
 API_PREFIX = "/api/v1"
 # FastAPI tries routes in this order, so the busiest come first.
@@ -46,9 +52,15 @@ def _hangar_error(_: Request, error: Exception) -> JSONResponse:
     )
 
 
-def create_app(settings: Settings | None = None, backends: Backends | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    backends: Backends | None = None,
+    routers: Sequence[APIRouter] = (),
+) -> FastAPI:
     """Build the API for these settings. Backends open at start-up and close at shutdown,
-    unless `backends` are handed in (a notebook's own), which the caller keeps and closes."""
+    unless `backends` are handed in (a notebook's own), which the caller keeps and closes.
+    `routers` are an extension's own, added under `/api/v1` after Hangar's; a router can as
+    well be added to the returned app with `app.include_router`."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -71,9 +83,14 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
         version="0.1.0",
         lifespan=lifespan,
         form_limits={"max_fields": 16, "max_files": 1, "max_part_size": 64 * 1024},
+        generate_unique_id_function=operation_ids(),
+        docs_url=None,  # add_offline_docs serves both pages without a CDN
+        redoc_url=None,
     )
     app.add_middleware(
-        BodySizeLimitMiddleware, max_body_bytes=settings.MAX_UPLOAD_BYTES + FORM_OVERHEAD_BYTES
+        BodySizeLimitMiddleware,
+        max_body_bytes=settings.MAX_UPLOAD_BYTES + FORM_OVERHEAD_BYTES,
+        read_timeout=settings.BODY_READ_TIMEOUT_SECONDS,
     )
     if settings.CORS_ORIGINS:
         app.add_middleware(
@@ -87,9 +104,11 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_exception_handler(HangarError, _hangar_error)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
 
-    for router in ROUTERS:
-        _add_routes(app, router, API_PREFIX)
+    for router in (*ROUTERS, *routers):
+        add_router(app, router, API_PREFIX)
+    add_offline_docs(app)
     _docs_last(app)
     return app
 
@@ -102,24 +121,36 @@ _ROUTE_SETTINGS = [
 ]
 
 
-def _add_routes(app: FastAPI, router: APIRouter, prefix: str) -> None:
-    """The router's routes, added to the app itself as `include_router` would show them. Since
-    FastAPI 0.137 an included router stays one node that every request resolves again, twice
-    (to find the node, then its route): 100-130k instructions, a fifth of a page or a get
-    request. Routes of the app are matched in one pass."""
+def add_router(app: FastAPI, router: APIRouter, prefix: str = "") -> None:
+    """`app.include_router(router, prefix=prefix)`, with the router's routes added to the app
+    itself when they are all plain API and websocket routes. An included router is one more
+    node that every request resolves (to find the node, then its route: see
+    docs/performance.md); the app's own routes are matched in one pass. The docs, the
+    dependencies and the overrides are the same either way (tests/unit/test_routes.py); a
+    router holding anything else (a nested router, a mount) is included as it is. Plain API
+    routes become `PresolvedRoute`s (app/routing.py), which solve simple dependencies
+    without FastAPI's general machinery."""
+    if not all(isinstance(route, APIRoute | APIWebSocketRoute) for route in router.routes):
+        app.include_router(router, prefix=prefix)
+        return
     for route in router.routes:
-        if not isinstance(route, APIRoute):
-            raise TypeError(f"{route!r}: only API routes can be added to the app")
+        if isinstance(route, APIWebSocketRoute):
+            app.router.add_api_websocket_route(
+                prefix + route.path, route.endpoint, route.name, dependencies=route.dependencies
+            )
+            continue
+        assert isinstance(route, APIRoute)
         settings = {name: getattr(route, name) for name in _ROUTE_SETTINGS}
+        route_class = PresolvedRoute if type(route) is APIRoute else type(route)
         app.router.add_api_route(
-            prefix + route.path, route.endpoint, route_class_override=type(route), **settings
+            prefix + route.path, route.endpoint, route_class_override=route_class, **settings
         )
 
 
 def _docs_last(app: FastAPI) -> None:
-    """FastAPI adds its docs routes first, so every API request was matched against all four
-    of them before its own (30k instructions, 4% of a page request); they go last instead."""
-    docs = {app.openapi_url, app.docs_url, app.swagger_ui_oauth2_redirect_url, app.redoc_url}
+    """FastAPI adds its OpenAPI route first, so every API request would be matched against it
+    before its own; it goes last instead, with the docs pages."""
+    docs = {app.openapi_url, DOCS_URL, app.swagger_ui_oauth2_redirect_url, REDOC_URL}
     app.router.routes.sort(key=lambda route: getattr(route, "path", None) in docs)
 
 

@@ -17,13 +17,13 @@ def utc_now() -> datetime:
 Instant = Annotated[AwareDatetime, AfterValidator(lambda moment: moment.astimezone(UTC))]
 """A moment as every backend hands it out: in `datetime.UTC` itself, not in an equal offset
 object of the engine's parser, so equal moments from any backend compare and hash in C (a
-pydantic-parsed one calls back into its tzinfo: 1.3 against 0.1 us a comparison)."""
+pydantic-parsed one calls back into its tzinfo on every comparison)."""
 
 
 def new_id() -> str:
     """128 random bits as 32 hex digits, the shape of a uuid4's hex. Every request takes one
-    for its request id: `secrets.token_hex` reads the same `os.urandom` through two Python
-    calls, which double the cost (1.35 against 0.64 us)."""
+    for its request id: `secrets.token_hex` reads the same `os.urandom` through two more
+    Python calls."""
     return os.urandom(16).hex()
 
 
@@ -40,6 +40,10 @@ class User(_Domain):
     created_at: Instant
 
 
+FIRST_VERSION = 1
+"""A new project's version; a project stored before versions existed reads as this one."""
+
+
 class Project(_Domain):
     id: str
     owner_id: str
@@ -47,6 +51,8 @@ class Project(_Domain):
     description: str | None = None
     created_at: Instant
     updated_at: Instant
+    version: int = FIRST_VERSION
+    """One more on every update, so a client can make its change conditional on what it read."""
 
 
 class FileRecord(_Domain):

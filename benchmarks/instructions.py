@@ -2,7 +2,10 @@
 shared machine (the same code swings by a third within seconds), a count repeats to a few per
 mille, so a change of 2% shows. Needs valgrind; takes two to three minutes.
 
-    uv run python benchmarks/instructions.py --db sqlite list get create
+    uv run python -m benchmarks.instructions --db sqlite list get create
+
+(as a module: run as a file, its folder comes first on sys.path and `benchmarks/http.py`
+shadows the standard library's `http`.)
 
 Requests go through the app in process, no server, against 300 projects of 10 users. The
 bare reference app is counted the same way, so its line is what FastAPI itself costs a
@@ -110,9 +113,9 @@ async def calls_of(app: Any, count: int) -> dict[str, list[Call]]:
 
 
 async def run_inner(database: str, operations: list[str], count: int) -> None:
-    from app.bench.reference import app as reference
     from app.core.config import Settings
     from app.main import create_app
+    from benchmarks.reference import app as reference
 
     folder = Path(tempfile.mkdtemp(prefix="hangar-instructions-"))
     settings = Settings(
@@ -170,7 +173,8 @@ def main(argv: list[str]) -> None:
             "--dump-after=functools_reduce",
             f"--callgrind-out-file={folder}/cg",
             sys.executable,
-            __file__,
+            "-m",
+            "benchmarks.instructions",
             "--inner",
             "--db",
             args.db,

@@ -1,6 +1,7 @@
-"""Print a `hangar bench` JSON file as the markdown tables of docs/performance.md.
+"""Print a benchmark JSON file (`python -m benchmarks` writes it) as the markdown tables of
+docs/performance.md.
 
-uv run python benchmarks/table.py benchmarks/full-run.json
+uv run python -m benchmarks.table benchmarks/full-run.json
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from app.bench.workload import OPERATIONS, REFERENCE
+from benchmarks.workload import OPERATIONS, REFERENCE
 
 
 def main(path: Path) -> None:

@@ -10,9 +10,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from app.context import AppContext
 from app.core.config import Settings
-from app.dependencies import AppContext
 from app.main import create_app
+from app.storage.base import DATABASE_MARKER
 from tests.conftest import API_STACKS, TEST_BASE_URL, SettingsFactory
 
 PASSWORD = "correct horse battery"
@@ -101,10 +102,14 @@ def upload(
 
 
 def stored_state(context: AppContext, settings: Settings) -> tuple[list[str], list[str]]:
-    """Every storage key, and every file on disk (temp files included) for local storage."""
+    """Every storage key, and every file on disk (temp files included, the markers of the
+    databases bound to the storage not) for local storage."""
     keys = list(context.backends.file_storage.list_keys())
     root = Path(settings.LOCAL_STORAGE_PATH)
-    on_disk = sorted(str(p) for p in root.rglob("*") if p.is_file()) if root.exists() else []
+    files = root.rglob("*") if root.exists() else []
+    on_disk = sorted(
+        str(p) for p in files if p.is_file() and not p.name.startswith(DATABASE_MARKER)
+    )
     return keys, on_disk
 
 

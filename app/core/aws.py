@@ -19,8 +19,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
 
-CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
-
 _lock = threading.Lock()
 _session: boto3.session.Session | None = None
 
@@ -34,6 +32,17 @@ def session() -> boto3.session.Session:
     return _session
 
 
+def client_config(settings: Settings) -> Config:
+    """Timeouts and retries of every client. botocore's defaults (60 s to connect, 60 s per
+    read, retried) keep a request on an endpoint that accepts but never answers for minutes,
+    far past a load balancer's patience; these give up after about attempts x read timeout."""
+    return Config(
+        connect_timeout=settings.AWS_CONNECT_TIMEOUT_SECONDS,
+        read_timeout=settings.AWS_READ_TIMEOUT_SECONDS,
+        retries={"mode": "standard", "total_max_attempts": settings.AWS_MAX_ATTEMPTS},
+    )
+
+
 def dynamodb_client(settings: Settings) -> DynamoDBClient:
     endpoint = settings.DYNAMODB_ENDPOINT_URL or settings.AWS_ENDPOINT_URL or None
     with _lock:
@@ -41,7 +50,7 @@ def dynamodb_client(settings: Settings) -> DynamoDBClient:
             "dynamodb",
             region_name=settings.AWS_REGION,
             endpoint_url=endpoint,
-            config=CLIENT_CONFIG,
+            config=client_config(settings),
         )
 
 
@@ -57,5 +66,5 @@ def s3_client(settings: Settings) -> S3Client:
             "s3",
             region_name=settings.AWS_REGION,
             endpoint_url=endpoint,
-            config=CLIENT_CONFIG.merge(s3_config),
+            config=client_config(settings).merge(s3_config),
         )

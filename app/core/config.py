@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -16,6 +16,11 @@ DEV_SECRET_KEY = "dev-only-secret-key-change-me-in-production"  # noqa: S105 (re
 MIN_PROD_SECRET_BYTES = 32
 SEVEN_DAYS = 7 * 24 * 3600
 
+AppEnv = Literal["local", "test", "dev", "staging", "prod"]
+THROWAWAY_ENVS: frozenset[str] = frozenset({"local", "test"})
+"""Profiles whose data and tokens nobody else relies on: only they may sign with the public
+development key. Any other profile is reachable by others, so a guessable key there lets
+anyone mint tokens and links."""
 DatabaseType = Literal["duckdb", "sqlite", "memory", "dynamodb"]
 StorageType = Literal["local", "memory", "s3"]
 
@@ -25,7 +30,11 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore", env_file_encoding="utf-8")
 
-    APP_ENV: str = Field("local", description="Profile name; picks the env file `.env.$APP_ENV`.")
+    APP_ENV: AppEnv = Field(
+        "local",
+        description="Profile; picks the env file `.env.$APP_ENV`. All but `local` and `test` "
+        "refuse a default or short SECRET_KEY.",
+    )
     DATABASE_TYPE: DatabaseType = "duckdb"
     STORAGE_TYPE: StorageType = "local"
 
@@ -55,6 +64,21 @@ class Settings(BaseSettings):
     AWS_AUTO_CREATE: bool = Field(
         False, description="Create missing tables and bucket at start-up instead of failing."
     )
+    AWS_CONNECT_TIMEOUT_SECONDS: float = Field(
+        2.0, gt=0, description="How long an AWS call waits to connect, per attempt."
+    )
+    AWS_READ_TIMEOUT_SECONDS: float = Field(
+        5.0, gt=0, description="How long an AWS call waits for each read of the answer."
+    )
+    AWS_MAX_ATTEMPTS: int = Field(
+        3,
+        ge=1,
+        description="Tries of an AWS call, the first included: an endpoint that never answers "
+        "costs a request about this times AWS_READ_TIMEOUT_SECONDS.",
+    )
+    HEALTH_TIMEOUT_SECONDS: float = Field(
+        3.0, gt=0, description="/health answers within this, naming the parts that did not."
+    )
 
     SECRET_KEY: SecretStr = SecretStr(DEV_SECRET_KEY)
     ACCESS_TOKEN_EXPIRE_MINUTES: int = Field(15, ge=1, le=24 * 60)
@@ -67,6 +91,18 @@ class Settings(BaseSettings):
     ARGON2_PARALLELISM: int = Field(1, ge=1)
 
     MAX_UPLOAD_BYTES: int = Field(100 * 1024 * 1024, ge=1)
+    BODY_READ_TIMEOUT_SECONDS: float = Field(
+        30.0,
+        gt=0,
+        description="How long the server waits for each next piece of a request body (the "
+        "gap, not the whole body) before answering 408 and closing the connection.",
+    )
+    FORWARDED_ALLOW_IPS: str = Field(
+        "",
+        description="Comma-separated proxy addresses (or `*`) whose X-Forwarded-For and "
+        "X-Forwarded-Proto `hangar serve` believes; empty: none, the client address is the "
+        "socket's.",
+    )
     CORS_ORIGINS: Annotated[list[str], NoDecode] = []
     PUBLIC_BASE_URL: str = "http://127.0.0.1:8000"
 
@@ -78,8 +114,9 @@ class Settings(BaseSettings):
     TEMP_FILE_MAX_AGE_SECONDS: float = Field(
         3600.0,
         ge=0,
-        description="Local storage temp files older than this are crash leftovers, removed at "
-        "start-up; younger ones may belong to an upload of another worker.",
+        description="Upload temp files of a writer process that is gone are removed at "
+        "start-up whatever their age, those of one still running are kept; one whose writer "
+        "cannot be told (another host) is a crash leftover once older than this.",
     )
 
     @field_validator("CORS_ORIGINS", mode="before")
@@ -103,15 +140,16 @@ class Settings(BaseSettings):
         return value.rstrip("/")
 
     @model_validator(mode="after")
-    def _refuse_weak_secret_in_prod(self) -> Settings:
-        """A guessable signing key in production lets anyone mint tokens and links."""
+    def _refuse_weak_secret_outside_development(self) -> Settings:
+        """A guessable signing key on a server others reach lets anyone mint tokens and links."""
+        if self.APP_ENV in THROWAWAY_ENVS:
+            return self
         secret = self.SECRET_KEY.get_secret_value()
-        if self.APP_ENV == "prod" and (
-            secret == DEV_SECRET_KEY or len(secret.encode()) < MIN_PROD_SECRET_BYTES
-        ):
+        if secret == DEV_SECRET_KEY or len(secret.encode()) < MIN_PROD_SECRET_BYTES:
             raise ValueError(
                 f"SECRET_KEY must be set to a random value of at least {MIN_PROD_SECRET_BYTES} "
-                "bytes when APP_ENV=prod (try: python -c 'import secrets; "
+                f"bytes when APP_ENV={self.APP_ENV} (only local and test may use the "
+                "development key; try: python -c 'import secrets; "
                 "print(secrets.token_urlsafe(48))')"
             )
         return self
@@ -142,7 +180,9 @@ class Settings(BaseSettings):
 def load_settings(app_env: str | None = None, **overrides: Any) -> Settings:
     """Build settings for a profile: `.env.$APP_ENV` first, real environment variables over it."""
     env = app_env or os.environ.get("APP_ENV") or "local"
-    return Settings(_env_file=f".env.{env}", APP_ENV=env, **overrides)
+    # An unknown profile is refused by validation, without reading a file named after it.
+    env_file = f".env.{env}" if env in get_args(AppEnv) else None
+    return Settings(_env_file=env_file, APP_ENV=env, **overrides)
 
 
 @lru_cache

@@ -1,8 +1,9 @@
 """Structured logs with a request id: every line a request causes carries its id, and the client
 gets the same id back in `X-Request-ID`, so a user's report leads straight to the log lines.
 
-The middleware is plain ASGI (not BaseHTTPMiddleware, which buffers streaming responses and
-costs throughput); the id lives in a contextvar, which every log call of the request sees.
+The middleware (`app.core.request_id`) is plain ASGI (not BaseHTTPMiddleware, which buffers
+streaming responses and costs throughput); the id lives in a contextvar, which every log call
+of the request sees.
 """
 
 from __future__ import annotations
@@ -14,21 +15,15 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from app.core.headers import header
 from app.models import new_id
 
 LogFormat = Literal["text", "json"]
 REQUEST_ID_HEADER = "X-Request-ID"
-_RAW_ID_HEADER = REQUEST_ID_HEADER.lower().encode()
 NO_REQUEST = "-"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 request_id: ContextVar[str] = ContextVar("request_id", default=NO_REQUEST)
-logger = logging.getLogger("app")
 
 
 def incoming_or_new_id(value: str | None) -> str:
@@ -87,42 +82,3 @@ def log_config(log_format: LogFormat, level: str = "INFO") -> dict[str, Any]:
         },
         "root": {"handlers": ["default"], "level": level},
     }
-
-
-class RequestIdMiddleware:
-    """Gives each HTTP request an id, returns it in `X-Request-ID`, and turns an unhandled
-    error into a logged cause plus a bare JSON 500: the client never sees a stack trace.
-
-    Registered outermost, so it sees every error of the app and its other middleware."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        current = incoming_or_new_id(header(scope, _RAW_ID_HEADER))
-        token = request_id.set(current)
-        started = False
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                message["headers"] = [
-                    *message.get("headers", ()),
-                    (_RAW_ID_HEADER, current.encode()),
-                ]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        except Exception:
-            logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
-            if started:
-                raise  # too late for a response: the server drops the connection
-            response = JSONResponse({"detail": "Internal server error"}, status_code=500)
-            await response(scope, receive, send_with_id)
-        finally:
-            request_id.reset(token)

@@ -12,18 +12,12 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn
 from rich.table import Table
 
+from app.backends import Backends, identity
+from app.cli_support import load_or_exit, open_or_exit
 from app.core.config import Settings
-from app.dependencies import Backends
-from app.errors import BackendUnavailable
-from app.migration.endpoints import (
-    apply_spec,
-    describe,
-    identity,
-    open_backends,
-    settings_from_file,
-)
+from app.migration.endpoints import apply_spec, describe, missing_locations, settings_from_file
 from app.migration.engine import NEEDS_PRUNE, Event, Kind, Migration, Mode, Outcome, Report
-from app.migration.mirror import MirrorJournal
+from app.mirroring import MirrorJournal
 from app.models import utc_now
 
 STATES = {
@@ -33,6 +27,7 @@ STATES = {
     Outcome.UPDATE: "different",
     Outcome.DELETE: "absent from the source",
     Outcome.CONFLICT: "in conflict",
+    Outcome.SKIP: "skipped with their owner",
 }
 """How the summary names what each outcome found, whatever the mode did about it."""
 VERBS = {
@@ -41,18 +36,21 @@ VERBS = {
         Outcome.BYTES: "copied the bytes of",
         Outcome.UPDATE: "updated",
         Outcome.DELETE: "deleted",
+        Outcome.SKIP: "skipped",
     },
     Mode.DRY_RUN: {
         Outcome.COPY: "would copy",
         Outcome.BYTES: "would copy the bytes of",
         Outcome.UPDATE: "would update",
         Outcome.DELETE: "would delete",
+        Outcome.SKIP: "would skip",
     },
     Mode.VERIFY: {
         Outcome.COPY: "missing from the target:",
         Outcome.BYTES: "bytes differ:",
         Outcome.UPDATE: "differs:",
         Outcome.DELETE: "only in the target:",
+        Outcome.SKIP: "not compared:",
     },
 }
 
@@ -80,14 +78,6 @@ def side_settings(
         raise typer.BadParameter(str(error), param_hint=flag) from None
 
 
-def open_or_exit(settings: Settings) -> Backends:
-    try:
-        return open_backends(settings)
-    except BackendUnavailable as error:
-        typer.echo(error.detail, err=True)
-        raise typer.Exit(1) from None
-
-
 def is_mirror_of(process: Settings, target: Settings) -> bool:
     """Whether `target` is where the process's mirror mode writes (so its journal applies)."""
     if process.DATABASE_MIRROR_TYPE is None and process.STORAGE_MIRROR_TYPE is None:
@@ -103,6 +93,19 @@ def is_mirror_of(process: Settings, target: Settings) -> bool:
     return (process.DATABASE_MIRROR_TYPE is None or mirror_database == target_database) and (
         process.STORAGE_MIRROR_TYPE is None or mirror_storage == target_storage
     )
+
+
+def open_side(settings: Settings, mode: Mode, console: Console) -> Backends:
+    """A side's primary backends. A run that writes nothing creates nothing either: a part
+    whose file or folder is missing is read as empty (an in-memory stand-in), and missing
+    tables or bucket are not created, whatever AWS_AUTO_CREATE says."""
+    if mode is Mode.COPY:
+        return open_or_exit(settings, mirrors=False)
+    missing = missing_locations(settings)
+    for path in missing.values():
+        console.print(f"{path} does not exist: read as empty, not created", markup=False)
+    update: dict[str, object] = {**dict.fromkeys(missing, "memory"), "AWS_AUTO_CREATE": False}
+    return open_or_exit(settings.model_copy(update=update), mirrors=False, bind=False)
 
 
 @contextmanager
@@ -155,6 +158,15 @@ def print_report(console: Console, report: Report, journal: MirrorJournal) -> No
                 moment = f"{entry.time:%Y-%m-%d %H:%M:%S}"
                 line = f"  {moment} {entry.operation} {entry.kind} {entry.id}: {entry.error}"
                 console.print(line, markup=False, highlight=False)
+    owners = {user_id: skipped for user_id, skipped in report.skipped.items() if skipped}
+    if owners:
+        console.print("Skipped with their owner, a user in conflict (settle it, then run again):")
+        for user_id, skipped in owners.items():
+            line = (
+                f"  user {user_id}: {skipped[Kind.PROJECT]} project(s) and "
+                f"{skipped[Kind.FILE]} file(s) skipped"
+            )
+            console.print(line, markup=False, highlight=False)
     if report.problems:
         table = Table("kind", "id", "problem", title=f"{len(report.problems)} difference(s)")
         for event in report.problems:
@@ -179,8 +191,6 @@ def run(
     prune: bool,
 ) -> None:
     """The body of `hangar migrate` (see `app.migration.command`)."""
-    from app.cli import load_or_exit
-
     if dry_run and verify:
         raise typer.BadParameter("--dry-run and --verify exclude each other")
     mode = Mode.VERIFY if verify else Mode.DRY_RUN if dry_run else Mode.COPY
@@ -202,9 +212,9 @@ def run(
     }
     started = utc_now()
     console.print(f"{mode}: {describe(source)} -> {describe(target)}", highlight=False)
-    source_backends = open_or_exit(source)
+    source_backends = open_side(source, mode, console)
     try:
-        target_backends = open_or_exit(target)
+        target_backends = open_side(target, mode, console)
         try:
             with progress_reporter(console, mode) as on_event:
                 report = Migration(
@@ -220,7 +230,7 @@ def run(
     finally:
         source_backends.close()
     print_report(console, report, journal)
-    if report.problems:
+    if report.problems or report.skipped:
         raise typer.Exit(1)
     if mode is Mode.COPY and prune and is_mirror_of(process, target):
         journal.clear_before(started)

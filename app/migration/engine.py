@@ -5,6 +5,8 @@ a copy would: users first, then projects, then files (bytes before metadata, as 
 a run killed at any point leaves nothing a rerun cannot finish. An item already in the target
 and equal is skipped; that makes reruns copy nothing. Pruning walks the target in the reverse
 order (files, projects, users, then stray bytes) and removes what the source no longer has.
+A user left out of the target by a conflict takes its projects and files with it (skipped,
+counted per user): copied, they would belong to an id the target does not have.
 Ids and timestamps are copied as they are, so links and page cursors keep working.
 """
 
@@ -19,10 +21,11 @@ from functools import partial
 
 from pydantic import BaseModel
 
-from app.dependencies import Backends
+from app.backends import Backends
 from app.errors import BlobNotFound, EmailAlreadyRegistered
 from app.models import FileRecord, Project, User
-from app.repositories.base import every
+from app.repositories.base import PROJECT_FIELDS, USER_FIELDS, every
+from app.routers.auth.interface import normalise_email
 from app.storage.base import FileStorage
 from app.storage.mirror import ChunkReader
 
@@ -46,15 +49,18 @@ class Outcome(StrEnum):
     UPDATE = "update"
     DELETE = "delete"
     CONFLICT = "conflict"
+    SKIP = "skip"
+    """Not judged: a project or file whose owner is in conflict (absent from the target)."""
 
 
 NEEDS_PRUNE = {Outcome.UPDATE, Outcome.DELETE}
 MUTABLE = {
-    Kind.USER: {"password_hash", "full_name", "is_active"},
-    Kind.PROJECT: {"name", "description", "updated_at"},
-    Kind.FILE: set(),
+    Kind.USER: USER_FIELDS,
+    Kind.PROJECT: PROJECT_FIELDS | {"version"},
+    Kind.FILE: frozenset(),
 }
-"""Fields an update may change; a difference elsewhere is a conflict for a person to settle."""
+"""Fields an update may change (`replace_user`, `replace_project`: a copy keeps the project's
+version); a difference elsewhere is a conflict for a person to settle."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,9 @@ class Report:
     problems: list[Event] = field(default_factory=list)
     changes: int = 0
     """Items written (or, in a dry run or verification, that would be)."""
+    skipped: dict[str, Counter[Kind]] = field(default_factory=dict)
+    """Per user left out of the target by a conflict, its projects and files left out too:
+    copied, they would belong to an id the target does not have."""
 
 
 def differing_fields(source: BaseModel, target: BaseModel) -> list[str]:
@@ -132,6 +141,8 @@ class Migration:
         """Projects whose file records the target may still hold though the project is gone
         (a mirror's failed `delete_project_files`): pruning looks at them too."""
         self.report = Report(mode)
+        self.left_out: dict[str, str] = {}
+        """The owner id of every source project skipped with its owner."""
 
     def run(self) -> Report:
         for user in every(self.source.user_repo.list_users):
@@ -151,7 +162,7 @@ class Migration:
         problem = (
             event.problem
             or event.outcome is Outcome.CONFLICT
-            or (self.mode is Mode.VERIFY and event.outcome is not Outcome.SAME)
+            or (self.mode is Mode.VERIFY and event.outcome not in {Outcome.SAME, Outcome.SKIP})
         )
         event = replace(event, problem=problem)
         self.report.counts[event.kind][event.outcome] += 1
@@ -161,19 +172,27 @@ class Migration:
 
     def _apply(
         self, kind: Kind, item_id: str, outcome: Outcome, detail: str, write: Callable[[], object]
-    ) -> None:
-        """Write (in copy mode) what reconciles one item, and report it."""
+    ) -> bool:
+        """Write (in copy mode) what reconciles one item, and report it; False when it is left
+        as is or the target refused it."""
         if outcome in NEEDS_PRUNE and not self.prune:
             self._emit(Event(kind, item_id, outcome, f"{detail} (--prune fixes it)", True))
-            return
+            return False
         if self.mode is Mode.COPY:
             try:
                 write()
             except (BlobNotFound, EmailAlreadyRegistered) as error:
                 self._emit(Event(kind, item_id, Outcome.CONFLICT, f"{detail}: {error.detail}"))
-                return
+                return False
         self.report.changes += 1
         self._emit(Event(kind, item_id, outcome, detail))
+        return True
+
+    def _skip(self, kind: Kind, item_id: str, owner_id: str) -> None:
+        self.report.skipped[owner_id][kind] += 1
+        self._emit(
+            Event(kind, item_id, Outcome.SKIP, f"its owner, user {owner_id}, is in conflict")
+        )
 
     def _compare(
         self,
@@ -198,22 +217,32 @@ class Migration:
         self._emit(Event(kind, item_id, Outcome.SAME, ""))
 
     def _user(self, user: User) -> None:
+        # Copied under the spelling a login looks up, whatever spelling the source holds.
+        email = normalise_email(user.email)
+        if email != user.email:
+            user = user.model_copy(update={"email": email})
         repo = self.target.user_repo
         found = repo.get_user(user.id)
         if found is not None:
-            if self._compare(Kind.USER, user.id, user, found, partial(repo.update_user, user)):
+            if self._compare(Kind.USER, user.id, user, found, partial(repo.replace_user, user)):
                 self._same(Kind.USER, user.id)
             return
         holder = repo.get_user_by_email(user.email)
-        if holder is not None:
+        if holder is None:
+            add = partial(repo.add_user, user)
+            copied = self._apply(Kind.USER, user.id, Outcome.COPY, "absent from the target", add)
+        else:
             detail = f"email {user.email} belongs to user {holder.id} in the target"
             self._emit(Event(Kind.USER, user.id, Outcome.CONFLICT, detail))
-            return
-        self._apply(
-            Kind.USER, user.id, Outcome.COPY, "absent from the target", partial(repo.add_user, user)
-        )
+            copied = False
+        if not copied:  # its projects and files would belong to an id the target lacks
+            self.report.skipped[user.id] = Counter()
 
     def _project(self, project: Project) -> None:
+        if project.owner_id in self.report.skipped:
+            self.left_out[project.id] = project.owner_id
+            self._skip(Kind.PROJECT, project.id, project.owner_id)
+            return
         repo = self.target.project_repo
         found = repo.get_project(project.id)
         if found is None:
@@ -225,7 +254,7 @@ class Migration:
                 partial(repo.add_project, project),
             )
         elif self._compare(
-            Kind.PROJECT, project.id, project, found, partial(repo.update_project, project)
+            Kind.PROJECT, project.id, project, found, partial(repo.replace_project, project)
         ):
             self._same(Kind.PROJECT, project.id)
 
@@ -238,6 +267,10 @@ class Migration:
         self.target.file_repo.add_file(record)
 
     def _file(self, record: FileRecord) -> None:
+        owner_id = self.left_out.get(record.project_id)
+        if owner_id is not None:
+            self._skip(Kind.FILE, record.id, owner_id)
+            return
         found = self.target.file_repo.get_file(record.project_id, record.id)
         if found is None:
             copy = partial(self._copy_file, record)
@@ -262,6 +295,10 @@ class Migration:
     def _prune(self) -> None:
         """Remove from the target what the source does not have, children before parents."""
         source, target = self.source, self.target
+        # Bytes go only from a storage bound to these two databases alone (a mirror's storage
+        # is bound to both): in one shared with a third, or bound to none, bytes absent from
+        # the source may be another database's files.
+        owned = target.owns_storage(source.database_id)
         project_ids = [p.id for p in projects_of(target)]
         gone = sorted(self.extra_project_ids - set(project_ids))
         for record in files_of(target, [*project_ids, *gone]):
@@ -272,7 +309,7 @@ class Migration:
                     record.id,
                     Outcome.DELETE,
                     "absent from the source",
-                    partial(self._delete_file, record),
+                    partial(self._delete_file, record, with_bytes=owned),
                 )
         for project in projects_of(target):
             self.report.target_counts[Kind.PROJECT] += 1
@@ -287,15 +324,24 @@ class Migration:
                 delete = partial(target.user_repo.delete_user, user.id)
                 self._apply(Kind.USER, user.id, Outcome.DELETE, "absent from the source", delete)
         for key in target.file_storage.list_keys():
-            if not source.file_storage.exists(key):
-                self._apply(
-                    Kind.FILE,
-                    key,
-                    Outcome.DELETE,
-                    "bytes absent from the source",
-                    partial(target.file_storage.delete_file, key),
+            if source.file_storage.exists(key):
+                continue
+            if not owned:
+                detail = (
+                    "bytes absent from the source, kept: the target storage is also bound "
+                    "to another database, or to none"
                 )
+                self._emit(Event(Kind.FILE, key, Outcome.CONFLICT, detail))
+                continue
+            self._apply(
+                Kind.FILE,
+                key,
+                Outcome.DELETE,
+                "bytes absent from the source",
+                partial(target.file_storage.delete_file, key),
+            )
 
-    def _delete_file(self, record: FileRecord) -> None:
+    def _delete_file(self, record: FileRecord, *, with_bytes: bool) -> None:
         self.target.file_repo.delete_file(record.project_id, record.id)
-        self.target.file_storage.delete_file(record.storage_key)
+        if with_bytes:
+            self.target.file_storage.delete_file(record.storage_key)

@@ -2,7 +2,7 @@
 
 Sync, not async, on purpose: sqlite3, duckdb and boto3 are blocking libraries, and a plain
 method is what a notebook cell or a test calls without an event loop. The HTTP layer decides
-where a call runs (`Backends.call`): inline on the event loop for embedded engines, whose
+where a call runs (`app.dependencies.call`): inline on the event loop for embedded engines, whose
 statements take well under a millisecond (a thread hop would cost more than the query), and
 in the threadpool for network backends, which must never block the loop.
 """
@@ -10,10 +10,12 @@ in the threadpool for network backends, which must never block the loop.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
+from app.errors import NotFound, VersionMismatch
 from app.models import (
     AttemptWindow,
     FileRecord,
@@ -27,8 +29,39 @@ from app.models import (
     utc_now,
 )
 
+if TYPE_CHECKING:
+    from app.core.config import Settings
+
 PAGE_SIZE = 100
 T = TypeVar("T")
+
+USER_FIELDS = frozenset({"full_name", "password_hash", "is_active"})
+"""The fields of a user an update may change; id, email and created_at never change."""
+PROJECT_FIELDS = frozenset({"name", "description", "updated_at"})
+"""The fields of a project an update may change; its version moves by itself."""
+
+
+def checked_changes(changes: Mapping[str, Any], allowed: frozenset[str]) -> dict[str, Any]:
+    """`changes` as a dict; ValueError if it is empty or names a field outside `allowed`, so a
+    backend only ever writes columns it was meant to."""
+    if not changes or not set(changes) <= allowed:
+        raise ValueError(
+            f"An update sets one or more of the fields {sorted(allowed)}, not {sorted(changes)}"
+        )
+    return dict(changes)
+
+
+def replacement(project: Project) -> dict[str, Any]:
+    """What `replace_project` writes: every field of PROJECT_FIELDS, and the version."""
+    return {name: getattr(project, name) for name in [*sorted(PROJECT_FIELDS), "version"]}
+
+
+def project_update_refused(found: Project | None, owner_id: str) -> NotFound | VersionMismatch:
+    """Why a conditional project update wrote nothing, judged from the project as it is now:
+    gone or someone else's (NotFound, exactly alike), or at another version."""
+    if found is None or found.owner_id != owner_id:
+        return NotFound("Project not found")
+    return VersionMismatch(found.version)
 
 
 def every(fetch: Callable[..., Page[T]]) -> Iterator[T]:
@@ -78,8 +111,15 @@ class UserRepository(Repository):
         """The user with this (already normalised) email, or None."""
 
     @abstractmethod
-    def update_user(self, user: User) -> User:
-        """Replace a user's mutable fields (all but id, email, created_at); NotFound if gone."""
+    def update_user_fields(self, user_id: str, changes: Mapping[str, Any]) -> User:
+        """Set only `changes` (of USER_FIELDS) in one atomic write and return the user as now
+        stored: every other field keeps what is stored, whoever wrote it since this caller
+        read the user. NotFound if there is none (never an upsert)."""
+
+    def replace_user(self, user: User) -> User:
+        """Overwrite every field of USER_FIELDS with `user`'s: what `hangar migrate` means by
+        updating a user. A request changes only what it was asked to (`update_user_fields`)."""
+        return self.update_user_fields(user.id, {name: getattr(user, name) for name in USER_FIELDS})
 
     @abstractmethod
     def delete_user(self, user_id: str) -> bool:
@@ -93,7 +133,8 @@ class UserRepository(Repository):
 class ProjectRepository(Repository):
     @abstractmethod
     def add_project(self, project: Project) -> Project:
-        """Store a complete project."""
+        """Store a complete project, in one atomic write conditional on its owner existing and
+        being active: NotFound (nothing stored) otherwise, so no project outlives its owner."""
 
     def create_project(self, user_id: str, name: str, description: str | None = None) -> Project:
         """Store a new project owned by `user_id`."""
@@ -119,9 +160,24 @@ class ProjectRepository(Repository):
         """One owner's projects, newest first."""
 
     @abstractmethod
-    def update_project(self, project: Project) -> Project:
-        """Replace name, description and updated_at of a project that exists and has the same
-        owner; NotFound otherwise (never an upsert)."""
+    def update_project_fields(
+        self,
+        project_id: str,
+        owner_id: str,
+        changes: Mapping[str, Any],
+        *,
+        expected_version: int | None = None,
+    ) -> Project:
+        """Set only `changes` (of PROJECT_FIELDS) and add one to the version, in one atomic
+        write, and return the project as now stored; other fields keep what is stored. With
+        `expected_version`, only while the stored version is that one, else VersionMismatch.
+        NotFound if the project is missing or not `owner_id`'s (never an upsert)."""
+
+    @abstractmethod
+    def replace_project(self, project: Project) -> Project:
+        """Overwrite every field of PROJECT_FIELDS and the version with `project`'s, for
+        `hangar migrate`, whose copies keep their versions (and so clients' ETags); NotFound
+        if the project is missing or has another owner."""
 
     @abstractmethod
     def delete_project(self, project_id: str, owner_id: str) -> bool:
@@ -131,7 +187,9 @@ class ProjectRepository(Repository):
 class FileRepository(Repository):
     @abstractmethod
     def add_file(self, record: FileRecord) -> FileRecord:
-        """Store the metadata of a file whose bytes are already in storage."""
+        """Store the metadata of a file whose bytes are already in storage, in one atomic write
+        conditional on its project existing and being `record.owner_id`'s: NotFound (nothing
+        stored) otherwise, so no record outlives its project."""
 
     @abstractmethod
     def get_file(self, project_id: str, file_id: str) -> FileRecord | None:
@@ -203,5 +261,41 @@ class LoginAttemptRepository(Repository):
         """The current counter under `key`, if any."""
 
     @abstractmethod
+    def remove_failure(self, key: str) -> None:
+        """Take back one failure counted under `key`, atomically and never below zero (an
+        attempt counted before its password was checked that turned out right)."""
+
+    @abstractmethod
     def clear(self, key: str) -> None:
         """Forget the failures under `key` (after a successful login)."""
+
+
+@dataclass
+class Repositories:
+    """The repositories of one database, how to release it, and its identity."""
+
+    user_repo: UserRepository
+    project_repo: ProjectRepository
+    file_repo: FileRepository
+    session_repo: SessionRepository
+    attempt_repo: LoginAttemptRepository
+    close: Callable[[], None]
+    database_id: str
+    """Random, made with the database and stored in it: the same data has the same id wherever
+    it is opened from, and storage records it to know whose bytes it holds."""
+
+
+class DatabaseModule(Protocol):
+    """What a database backend's module offers `app.backends`, which finds it by name."""
+
+    LOCATION_SETTING: str | None
+    """The setting that says where its data lives (what `hangar migrate`'s `type:location`
+    sets), or None for a database without a location."""
+    ONE_PROCESS: bool
+    """True when only one process may serve it (`hangar serve --workers` is refused)."""
+
+    def open_repositories(self, settings: Settings) -> Repositories: ...
+
+    def locate(self, settings: Settings) -> tuple[str, ...]:
+        """Where its data lives: equal answers are the same data."""
+        ...

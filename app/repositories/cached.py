@@ -1,7 +1,8 @@
 """Write-through cache: every row of a SQL database held in this process's memory.
 
 Reads come from the memory repositories alone; a write goes to the durable database first and,
-only once it has succeeded, to the memory copy. For a file that one process alone may open
+only once it has succeeded, to the memory copy (an update's copy takes the row as the database
+returned it). For a file that one process alone may open
 (DuckDB), the copy is exact: no other writer can change the file behind it. Writes by raw SQL
 on the file are not seen while the cache is open.
 """
@@ -9,7 +10,7 @@ on the file are not seen while the cache is open.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar, Generic, ParamSpec, TypeVar
 
@@ -35,6 +36,7 @@ from app.repositories.memory import (
 
 P = ParamSpec("P")
 R = TypeVar("R")
+Row = TypeVar("Row", User, Project)
 Durable = TypeVar("Durable", bound=Repository)
 
 
@@ -49,9 +51,9 @@ def load(engine: sql.SqlDatabase) -> MemoryDatabase:
     for user in sql.SqlUserRepository.table.read_all(engine):
         users.add_user(user)
     for project in sql.SqlProjectRepository.table.read_all(engine):
-        projects.add_project(project)
+        projects.load_project(project)
     for record in sql.SqlFileRepository.table.read_all(engine):
-        files.add_file(record)
+        files.load_file(record)
     memory.sessions = {s.id: s for s in sql.SqlSessionRepository.table.read_all(engine)}
     memory.refresh_tokens = {
         t.token_hash: t for t in sql.SqlSessionRepository.tokens.read_all(engine)
@@ -128,6 +130,20 @@ class _WriteThrough(MemoryRepository, Generic[Durable]):
             memory(*args, **kwargs)
         return result
 
+    def _write_back(
+        self,
+        durable: Callable[P, Row],
+        keep: Callable[[Row], object],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> Row:
+        """The durable update, then the row as it stored it into the memory copy, so the
+        copy holds what the file holds, not a second application of the change."""
+        with self.cache.lock:
+            stored = durable(*args, **kwargs)
+            keep(stored)
+        return stored
+
 
 class CachedUserRepository(_WriteThrough[UserRepository], MemoryUserRepository):
     reads = frozenset({"get_user", "get_user_by_email", "list_users"})
@@ -135,8 +151,10 @@ class CachedUserRepository(_WriteThrough[UserRepository], MemoryUserRepository):
     def add_user(self, user: User) -> User:
         return self._write(self.durable.add_user, super().add_user, user)
 
-    def update_user(self, user: User) -> User:
-        return self._write(self.durable.update_user, super().update_user, user)
+    def update_user_fields(self, user_id: str, changes: Mapping[str, Any]) -> User:
+        return self._write_back(
+            self.durable.update_user_fields, self._store_changed, user_id, changes
+        )
 
     def delete_user(self, user_id: str) -> bool:
         return self._write(self.durable.delete_user, super().delete_user, user_id)
@@ -146,10 +164,28 @@ class CachedProjectRepository(_WriteThrough[ProjectRepository], MemoryProjectRep
     reads = frozenset({"get_project", "get_projects_by_user"})
 
     def add_project(self, project: Project) -> Project:
-        return self._write(self.durable.add_project, super().add_project, project)
+        """The database judges the owner; the copy keeps what it stored."""
+        return self._write(self.durable.add_project, self.load_project, project)
 
-    def update_project(self, project: Project) -> Project:
-        return self._write(self.durable.update_project, super().update_project, project)
+    def update_project_fields(
+        self,
+        project_id: str,
+        owner_id: str,
+        changes: Mapping[str, Any],
+        *,
+        expected_version: int | None = None,
+    ) -> Project:
+        return self._write_back(
+            self.durable.update_project_fields,
+            self._store_changed,
+            project_id,
+            owner_id,
+            changes,
+            expected_version=expected_version,
+        )
+
+    def replace_project(self, project: Project) -> Project:
+        return self._write_back(self.durable.replace_project, self._store_changed, project)
 
     def delete_project(self, project_id: str, owner_id: str) -> bool:
         return self._write(
@@ -161,7 +197,8 @@ class CachedFileRepository(_WriteThrough[FileRepository], MemoryFileRepository):
     reads = frozenset({"get_file", "list_files"})
 
     def add_file(self, record: FileRecord) -> FileRecord:
-        return self._write(self.durable.add_file, super().add_file, record)
+        """The database judges the project; the copy keeps what it stored."""
+        return self._write(self.durable.add_file, self.load_file, record)
 
     def delete_file(self, project_id: str, file_id: str) -> bool:
         return self._write(self.durable.delete_file, super().delete_file, project_id, file_id)
@@ -205,6 +242,9 @@ class CachedLoginAttemptRepository(
         return self._write(
             self.durable.record_failure, super().record_failure, key, now, window_start
         )
+
+    def remove_failure(self, key: str) -> None:
+        self._write(self.durable.remove_failure, super().remove_failure, key)
 
     def clear(self, key: str) -> None:
         self._write(self.durable.clear, super().clear, key)

@@ -8,13 +8,20 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from app.errors import BackendUnavailable
+from app.errors import BackendUnavailable, DatabaseWriteFailed
+from app.repositories.base import Repositories
 from app.repositories.cached import CachedDatabase
-from app.repositories.sql import Row, SqlDatabase
+from app.repositories.sql import Row, SqlDatabase, sql_repositories
+
+if TYPE_CHECKING:
+    from app.core.config import Settings
+
+LOCATION_SETTING = "DUCKDB_PATH"
+ONE_PROCESS = True
 
 CONFLICT_RETRIES = 12
 
@@ -35,8 +42,8 @@ class DuckDBDatabase(SqlDatabase):
                 "stop the other process, or use DATABASE_TYPE=sqlite to share a file."
             ) from error
         # One thread per statement: Hangar runs point reads, small pages and single-row
-        # writes, where DuckDB's parallel operators only add scheduling (3x slower on two
-        # busy cores, docs/performance.md); concurrency comes from the request threads.
+        # writes, where DuckDB's parallel operators only add scheduling (docs/performance.md);
+        # concurrency comes from the request threads.
         # Set, not passed as connect-time config: another duckdb.connect() to this file in
         # the process (a notebook cell) must match the open instance's config to share it.
         self._connection.execute("SET threads = 1")
@@ -57,9 +64,13 @@ class DuckDBDatabase(SqlDatabase):
         for attempt in range(CONFLICT_RETRIES):
             try:
                 return self._cursor().execute(sql, list(params)).fetchall()
+            except duckdb.IOException as error:
+                raise self._write_failed(error) from error
             except (duckdb.TransactionException, duckdb.ConstraintException) as error:
                 if isinstance(error, duckdb.ConstraintException) and "ON CONFLICT" not in sql:
                     raise
+                if is_io_failure(error):
+                    raise self._write_failed(error) from error
                 if attempt == CONFLICT_RETRIES - 1:
                     raise BackendUnavailable(
                         "The database is busy with conflicting writes; try again"
@@ -68,11 +79,30 @@ class DuckDBDatabase(SqlDatabase):
                 time.sleep(random.uniform(0, 0.001 * 2**attempt))  # noqa: S311
         raise AssertionError("unreachable")
 
+    def _write_failed(self, error: duckdb.Error) -> DatabaseWriteFailed:
+        return DatabaseWriteFailed(
+            f"The DuckDB database {self.path} could not write to its disk ({error}); nothing "
+            "was saved. Free space on that disk (or fix its I/O error) and try again"
+        )
+
     def is_unique_violation(self, error: Exception) -> bool:
         return isinstance(error, duckdb.ConstraintException)
 
     def close(self) -> None:
         self._connection.close()
+
+
+_IO_FAILURES = ("could not write", "no space left", "file too large", "i/o error", "io error")
+
+
+def is_io_failure(error: duckdb.Error) -> bool:
+    """Whether DuckDB failed on its file rather than on a concurrent write: a commit whose
+    write-ahead log cannot be written is a TransactionException, like a conflict, but says
+    so (`Failed to commit: Could not write file ...: No space left on device`)."""
+    if isinstance(error, duckdb.IOException):
+        return True
+    message = str(error).lower()
+    return any(marker in message for marker in _IO_FAILURES)
 
 
 @dataclass
@@ -121,3 +151,15 @@ def _load(path: Path) -> CachedDatabase:
     except BaseException:
         engine.close()
         raise
+
+
+def open_repositories(settings: Settings) -> Repositories:
+    """The file, read through this process's memory copy unless DUCKDB_CACHE is off."""
+    if not settings.DUCKDB_CACHE:
+        return sql_repositories(DuckDBDatabase(settings.DUCKDB_PATH))
+    cached, close = open_cached(settings.DUCKDB_PATH)
+    return Repositories(*cached.repositories(), close=close, database_id=cached.engine.database_id)
+
+
+def locate(settings: Settings) -> tuple[str, ...]:
+    return (str(settings.DUCKDB_PATH.resolve()),)

@@ -6,7 +6,8 @@
   The same table keeps what belongs to users: sessions `session#<id>` and refresh tokens
   `refresh#<hash>` (listed per user through `entity` = `session#<user id>` or
   `refresh#<user id>` in the same GSI), and login-failure counters `attempt#<key>`; all three
-  carry `expires_ttl`, so DynamoDB's TTL deletes them once they are useless.
+  carry `expires_ttl`, so DynamoDB's TTL deletes them once they are useless. One item
+  `meta#database` holds the database's id (`Repositories.database_id`).
 - projects: key `id`; GSI `by_owner` (`owner_id`, `created_sk`) lists one owner's projects.
 - files: key (`project_id`, `id`); LSI `by_created` (`project_id`, `created_sk`) lists a
   project's files with strongly consistent reads.
@@ -22,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
@@ -30,6 +31,7 @@ from pydantic import BaseModel
 
 from app.errors import BackendUnavailable, EmailAlreadyRegistered, NotFound
 from app.models import (
+    FIRST_VERSION,
     AttemptWindow,
     FileRecord,
     Page,
@@ -38,16 +40,23 @@ from app.models import (
     RefreshToken,
     Session,
     User,
+    new_id,
 )
 from app.repositories.base import (
+    PROJECT_FIELDS,
+    USER_FIELDS,
     FileRepository,
     LoginAttemptRepository,
     ProjectRepository,
+    Repositories,
     SessionRepository,
     UserRepository,
+    checked_changes,
+    project_update_refused,
+    replacement,
 )
 from app.repositories.memory import newest_first_page
-from app.repositories.sql import to_text
+from app.repositories.sql import to_column, to_text
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -59,6 +68,8 @@ if TYPE_CHECKING:
         WriteRequestUnionTypeDef,
     )
 
+    from app.core.config import Settings
+
     Item = Mapping[str, AttributeValueTypeDef]
 
 Model = TypeVar("Model", User, Project, FileRecord)
@@ -69,6 +80,7 @@ EMAIL_PREFIX = "email#"
 SESSION_PREFIX = "session#"
 REFRESH_PREFIX = "refresh#"
 ATTEMPT_PREFIX = "attempt#"
+DATABASE_ID_KEY = "meta#database"
 TTL_ATTRIBUTE = "expires_ttl"
 ALL_USERS = "user"
 """The one partition of the users index: user registrations are far below its write limit."""
@@ -79,6 +91,9 @@ BATCH_SIZE = 25
 """BatchWriteItem's limit per request."""
 ATTEMPTS = 8
 CONDITION_FAILED = "ConditionalCheckFailed"
+
+LOCATION_SETTING = "DYNAMODB_TABLE_PREFIX"
+ONE_PROCESS = False
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -100,19 +115,34 @@ def _string(value: str) -> AttributeValueTypeDef:
     return {"S": value}
 
 
+def _attribute(value: Any) -> AttributeValueTypeDef:
+    """A model's value as an attribute, timestamps as fixed-width text like every backend."""
+    return _serializer.serialize(to_column(value))
+
+
 def to_item(model: BaseModel, **extra: str) -> dict[str, AttributeValueTypeDef]:
-    """A model as a DynamoDB item, timestamps as fixed-width text like every other backend."""
-    values = {**model.model_dump(), **extra}
-    return {
-        name: _serializer.serialize(to_text(value) if isinstance(value, datetime) else value)
-        for name, value in values.items()
-    }
+    """A model as a DynamoDB item."""
+    return {name: _attribute(value) for name, value in {**model.model_dump(), **extra}.items()}
 
 
 def to_model(model: type[Stored], item: Item) -> Stored:
-    """The domain model in an item, ignoring key attributes that only serve the tables."""
-    fields = {name: _deserializer.deserialize(item[name]) for name in model.model_fields}
+    """The domain model in an item, ignoring key attributes that only serve the tables; an
+    attribute the item lacks (a project's `version`, on items written before it) takes the
+    model's default."""
+    fields = {
+        name: _deserializer.deserialize(item[name]) for name in model.model_fields if name in item
+    }
     return model.model_validate(fields)
+
+
+def set_clause(
+    values: Mapping[str, Any],
+) -> tuple[str, dict[str, str], dict[str, AttributeValueTypeDef]]:
+    """`SET #a = :a, ...` for the attributes in `values`, with its names and values; every
+    attribute goes through a placeholder, as `name` is one of DynamoDB's reserved words."""
+    expression = "SET " + ", ".join(f"#{name} = :{name}" for name in values)
+    names = {f"#{name}": name for name in values}
+    return expression, names, {f":{name}": _attribute(value) for name, value in values.items()}
 
 
 def _definition(
@@ -172,6 +202,22 @@ class DynamoDatabase:
         self.client = client
         self.tables = tables
         self.ensure_tables(create)
+        self.database_id = self._identify()
+
+    def _identify(self) -> str:
+        """The id of these tables, made by the first opener (a conditional put) and read back."""
+        key = {"pk": _string(DATABASE_ID_KEY)}
+        try:
+            with suppress(self.client.exceptions.ConditionalCheckFailedException):
+                self.client.put_item(
+                    TableName=self.tables.users,
+                    Item={**key, "database_id": _string(new_id())},
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
+            item = self.client.get_item(TableName=self.tables.users, Key=key, ConsistentRead=True)
+        except (BotoCoreError, ClientError) as error:
+            raise BackendUnavailable(f"Cannot reach DynamoDB: {error}") from error
+        return str(item["Item"]["database_id"]["S"])
 
     def _exists(self, table: str) -> bool:
         try:
@@ -263,6 +309,65 @@ class _DynamoRepository:
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return newest_first_page(found, limit, None)
 
+    def _update(
+        self,
+        key: Item,
+        update: tuple[str, dict[str, str], dict[str, AttributeValueTypeDef]],
+        condition: str,
+    ) -> tuple[Item, bool]:
+        """One UpdateItem (`update` as `set_clause` builds it) applied only while `condition`
+        holds: the item as now stored and True, or the item as it was (empty if there is
+        none) and False."""
+        expression, names, values = update
+        try:
+            response = self.client.update_item(
+                TableName=self.table,
+                Key=key,
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as error:
+            return cast("Item", error.response.get("Item", {})), False
+        return response["Attributes"], True
+
+    def _put_if(
+        self,
+        item: dict[str, AttributeValueTypeDef],
+        parent: tuple[str, Item, str, dict[str, AttributeValueTypeDef]],
+        *,
+        new: str | None = None,
+    ) -> bool:
+        """Put `item` (only while the condition `new` holds for it, if given) in one
+        transaction with a ConditionCheck on its parent (table, key, condition, values), so a
+        delete of the parent cannot land between the check and the write: whether the parent
+        was there."""
+        table, key, condition, values = parent
+        put: TransactWriteItemTypeDef = {"Put": {"TableName": self.table, "Item": item}}
+        if new is not None:
+            put["Put"]["ConditionExpression"] = new
+        codes = self._transact(
+            [
+                {
+                    "ConditionCheck": {
+                        "TableName": table,
+                        "Key": key,
+                        "ConditionExpression": condition,
+                        "ExpressionAttributeValues": values,
+                    }
+                },
+                put,
+            ]
+        )
+        if codes and codes[0] == CONDITION_FAILED:
+            return False
+        if codes:
+            raise _unexpected(codes)
+        return True
+
     def _transact(self, items: Sequence[TransactWriteItemTypeDef]) -> list[str]:
         """Run one transaction: [] when it committed, else each item's cancellation reason.
         Conflicts with a concurrent transaction are retried, so a caller sees the real outcome
@@ -331,24 +436,15 @@ class DynamoUserRepository(_DynamoRepository, UserRepository):
         user_id = marker.get("Item", {}).get("user_id", {}).get("S")
         return self.get_user(user_id) if user_id is not None else None
 
-    def update_user(self, user: User) -> User:
-        try:
-            response = self.client.update_item(
-                TableName=self.table,
-                Key={"pk": _string(USER_PREFIX + user.id)},
-                UpdateExpression="SET password_hash = :hash, full_name = :name, "
-                "is_active = :active",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={
-                    ":hash": _string(user.password_hash),
-                    ":name": _serializer.serialize(user.full_name),
-                    ":active": {"BOOL": user.is_active},
-                },
-                ReturnValues="ALL_NEW",
-            )
-        except self.client.exceptions.ConditionalCheckFailedException:
-            raise NotFound("User not found") from None
-        return to_model(User, response["Attributes"])
+    def update_user_fields(self, user_id: str, changes: Mapping[str, Any]) -> User:
+        item, updated = self._update(
+            {"pk": _string(USER_PREFIX + user_id)},
+            set_clause(checked_changes(changes, USER_FIELDS)),
+            "attribute_exists(pk)",
+        )
+        if not updated:
+            raise NotFound("User not found")
+        return to_model(User, item)
 
     def delete_user(self, user_id: str) -> bool:
         """Delete the user and its email marker together; the email never changes, so the
@@ -388,13 +484,18 @@ class DynamoUserRepository(_DynamoRepository, UserRepository):
 class DynamoProjectRepository(_DynamoRepository, ProjectRepository):
     def __init__(self, db: DynamoDatabase) -> None:
         super().__init__(db, db.tables.projects)
+        self.users_table = db.tables.users
 
     def add_project(self, project: Project) -> Project:
-        self.client.put_item(
-            TableName=self.table,
-            Item=to_item(project, created_sk=sort_key(project.created_at, project.id)),
-            ConditionExpression="attribute_not_exists(id)",
+        owner = (
+            self.users_table,
+            {"pk": _string(USER_PREFIX + project.owner_id)},
+            "attribute_exists(pk) AND is_active = :true",
+            {":true": _attribute(True)},
         )
+        item = to_item(project, created_sk=sort_key(project.created_at, project.id))
+        if not self._put_if(item, owner, new="attribute_not_exists(id)"):
+            raise NotFound("User not found")
         return project
 
     def get_project(self, project_id: str) -> Project | None:
@@ -405,26 +506,46 @@ class DynamoProjectRepository(_DynamoRepository, ProjectRepository):
     ) -> Page[Project]:
         return self._page(Project, PROJECTS_INDEX, ("owner_id", user_id), limit, after)
 
-    def update_project(self, project: Project) -> Project:
-        try:
-            response = self.client.update_item(
-                TableName=self.table,
-                Key={"id": _string(project.id)},
-                UpdateExpression="SET #name = :name, description = :description, "
-                "updated_at = :updated_at",
-                ConditionExpression="attribute_exists(id) AND owner_id = :owner",
-                ExpressionAttributeNames={"#name": "name"},
-                ExpressionAttributeValues={
-                    ":name": _string(project.name),
-                    ":description": _serializer.serialize(project.description),
-                    ":updated_at": _string(to_text(project.updated_at)),
-                    ":owner": _string(project.owner_id),
-                },
-                ReturnValues="ALL_NEW",
-            )
-        except self.client.exceptions.ConditionalCheckFailedException:
-            raise NotFound("Project not found") from None
-        return to_model(Project, response["Attributes"])
+    def update_project_fields(
+        self,
+        project_id: str,
+        owner_id: str,
+        changes: Mapping[str, Any],
+        *,
+        expected_version: int | None = None,
+    ) -> Project:
+        """An item written before versions has none: it counts as FIRST_VERSION, and its
+        first update stores FIRST_VERSION + 1."""
+        expression, names, values = set_clause(checked_changes(changes, PROJECT_FIELDS))
+        expression += ", #version = if_not_exists(#version, :first) + :one"
+        names["#version"] = "version"
+        values.update({":first": _attribute(FIRST_VERSION), ":one": _attribute(1)})
+        condition = "attribute_exists(id) AND owner_id = :owner"
+        values[":owner"] = _string(owner_id)
+        if expected_version is not None:
+            matches = ["#version = :expected"]
+            if expected_version == FIRST_VERSION:
+                matches.append("attribute_not_exists(#version)")
+            condition += f" AND ({' OR '.join(matches)})"
+            values[":expected"] = _attribute(expected_version)
+        item, updated = self._update(
+            {"id": _string(project_id)}, (expression, names, values), condition
+        )
+        if not updated:
+            raise project_update_refused(to_model(Project, item) if item else None, owner_id)
+        return to_model(Project, item)
+
+    def replace_project(self, project: Project) -> Project:
+        expression, names, values = set_clause(replacement(project))
+        values[":owner"] = _string(project.owner_id)
+        item, updated = self._update(
+            {"id": _string(project.id)},
+            (expression, names, values),
+            "attribute_exists(id) AND owner_id = :owner",
+        )
+        if not updated:
+            raise NotFound("Project not found")
+        return to_model(Project, item)
 
     def delete_project(self, project_id: str, owner_id: str) -> bool:
         try:
@@ -442,12 +563,18 @@ class DynamoProjectRepository(_DynamoRepository, ProjectRepository):
 class DynamoFileRepository(_DynamoRepository, FileRepository):
     def __init__(self, db: DynamoDatabase) -> None:
         super().__init__(db, db.tables.files)
+        self.projects_table = db.tables.projects
 
     def add_file(self, record: FileRecord) -> FileRecord:
-        self.client.put_item(
-            TableName=self.table,
-            Item=to_item(record, created_sk=sort_key(record.created_at, record.id)),
+        project = (
+            self.projects_table,
+            {"id": _string(record.project_id)},
+            "attribute_exists(id) AND owner_id = :owner",
+            {":owner": _string(record.owner_id)},
         )
+        item = to_item(record, created_sk=sort_key(record.created_at, record.id))
+        if not self._put_if(item, project):
+            raise NotFound("Project not found")
         return record
 
     def get_file(self, project_id: str, file_id: str) -> FileRecord | None:
@@ -663,8 +790,44 @@ class DynamoLoginAttemptRepository(_DynamoRepository, LoginAttemptRepository):
                 continue
         raise BackendUnavailable("The database is busy with conflicting writes; try again")
 
+    def remove_failure(self, key: str) -> None:
+        with suppress(self.client.exceptions.ConditionalCheckFailedException):
+            self.client.update_item(
+                TableName=self.table,
+                Key={"pk": _string(ATTEMPT_PREFIX + key)},
+                UpdateExpression="SET failures = failures - :one",
+                ConditionExpression="failures > :zero",
+                ExpressionAttributeValues={":one": {"N": "1"}, ":zero": {"N": "0"}},
+            )
+
     def get_window(self, key: str) -> AttemptWindow | None:
         return self._get(AttemptWindow, {"pk": _string(ATTEMPT_PREFIX + key)})
 
     def clear(self, key: str) -> None:
         self.client.delete_item(TableName=self.table, Key={"pk": _string(ATTEMPT_PREFIX + key)})
+
+
+def open_repositories(settings: Settings) -> Repositories:
+    """The three tables of the settings' prefix; created first when AWS_AUTO_CREATE is on."""
+    from app.core.aws import dynamodb_client
+
+    tables = TableNames(
+        users=settings.DYNAMODB_TABLE_PREFIX + settings.USERS_TABLE,
+        projects=settings.DYNAMODB_TABLE_PREFIX + settings.PROJECTS_TABLE,
+        files=settings.DYNAMODB_TABLE_PREFIX + settings.FILES_TABLE,
+    )
+    dynamo = DynamoDatabase(dynamodb_client(settings), tables, create=settings.AWS_AUTO_CREATE)
+    return Repositories(
+        DynamoUserRepository(dynamo),
+        DynamoProjectRepository(dynamo),
+        DynamoFileRepository(dynamo),
+        DynamoSessionRepository(dynamo),
+        DynamoLoginAttemptRepository(dynamo),
+        close=dynamo.close,
+        database_id=dynamo.database_id,
+    )
+
+
+def locate(settings: Settings) -> tuple[str, ...]:
+    endpoint = settings.DYNAMODB_ENDPOINT_URL or settings.AWS_ENDPOINT_URL or ""
+    return (endpoint, settings.AWS_REGION, settings.DYNAMODB_TABLE_PREFIX)

@@ -7,7 +7,7 @@ from bisect import bisect_left, insort
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -21,14 +21,27 @@ from app.models import (
     RefreshToken,
     Session,
     User,
+    new_id,
 )
 from app.repositories.base import (
+    PROJECT_FIELDS,
+    USER_FIELDS,
     FileRepository,
     LoginAttemptRepository,
     ProjectRepository,
+    Repositories,
     SessionRepository,
     UserRepository,
+    checked_changes,
+    project_update_refused,
+    replacement,
 )
+
+if TYPE_CHECKING:
+    from app.core.config import Settings
+
+LOCATION_SETTING = None
+ONE_PROCESS = True
 
 Item = TypeVar("Item", User, Project, FileRecord)
 Row = TypeVar("Row", bound=BaseModel)
@@ -74,6 +87,7 @@ class MemoryDatabase:
     """The tables the repositories share, under one lock, like one database file."""
 
     def __init__(self) -> None:
+        self.database_id = new_id()
         self.lock = threading.RLock()
         self.users: dict[str, User] = {}
         self.projects: dict[str, Project] = {}
@@ -120,16 +134,20 @@ class MemoryUserRepository(MemoryRepository, UserRepository):
             user_id = self.db.users_by_email.get(email)
             return None if user_id is None else self.db.users[user_id]
 
-    def update_user(self, user: User) -> User:
+    def update_user_fields(self, user_id: str, changes: Mapping[str, Any]) -> User:
+        values = checked_changes(changes, USER_FIELDS)
         with self.db.lock:
-            current = self.db.users.get(user.id)
+            current = self.db.users.get(user_id)
             if current is None:
                 raise NotFound("User not found")
-            updated = user.model_copy(
-                update={"email": current.email, "created_at": current.created_at}
-            )
-            self.db.users[user.id] = updated
-        return updated
+            return self._store_changed(current.model_copy(update=values))
+
+    def _store_changed(self, user: User) -> User:
+        """Keep a new state of a stored user (its id, email and created_at are the same, so
+        no index moves)."""
+        with self.db.lock:
+            self.db.users[user.id] = user
+        return user
 
     def delete_user(self, user_id: str) -> bool:
         with self.db.lock:
@@ -148,6 +166,14 @@ class MemoryUserRepository(MemoryRepository, UserRepository):
 class MemoryProjectRepository(MemoryRepository, ProjectRepository):
     def add_project(self, project: Project) -> Project:
         with self.db.lock:
+            owner = self.db.users.get(project.owner_id)
+            if owner is None or not owner.is_active:
+                raise NotFound("User not found")
+            return self.load_project(project)
+
+    def load_project(self, project: Project) -> Project:
+        """Keep a project as a database already stored it (filling a copy), unchecked."""
+        with self.db.lock:
             self.db.projects[project.id] = project
             self.db.projects_by_owner[project.owner_id].add(project)
         return project
@@ -162,20 +188,42 @@ class MemoryProjectRepository(MemoryRepository, ProjectRepository):
             owned = self.db.projects_by_owner.get(user_id) or NewestFirst()
             return owned.page(self.db.projects, limit, after)
 
-    def update_project(self, project: Project) -> Project:
+    def update_project_fields(
+        self,
+        project_id: str,
+        owner_id: str,
+        changes: Mapping[str, Any],
+        *,
+        expected_version: int | None = None,
+    ) -> Project:
+        values = checked_changes(changes, PROJECT_FIELDS)
         with self.db.lock:
-            current = self.db.projects.get(project.id)
-            if current is None or current.owner_id != project.owner_id:
-                raise NotFound("Project not found")
-            updated = current.model_copy(
-                update={
-                    "name": project.name,
-                    "description": project.description,
-                    "updated_at": project.updated_at,
-                }
-            )
-            self.db.projects[project.id] = updated
-        return updated
+            current = self._owned(project_id, owner_id, expected_version)
+            values["version"] = current.version + 1
+            return self._store_changed(current.model_copy(update=values))
+
+    def replace_project(self, project: Project) -> Project:
+        with self.db.lock:
+            current = self._owned(project.id, project.owner_id, None)
+            return self._store_changed(current.model_copy(update=replacement(project)))
+
+    def _owned(self, project_id: str, owner_id: str, expected_version: int | None) -> Project:
+        """The stored project an update may change; NotFound or VersionMismatch otherwise."""
+        current = self.db.projects.get(project_id)
+        if (
+            current is None
+            or current.owner_id != owner_id
+            or expected_version not in (None, current.version)
+        ):
+            raise project_update_refused(current, owner_id)
+        return current
+
+    def _store_changed(self, project: Project) -> Project:
+        """Keep a new state of a stored project (its id, owner and created_at are the same, so
+        no index moves)."""
+        with self.db.lock:
+            self.db.projects[project.id] = project
+        return project
 
     def delete_project(self, project_id: str, owner_id: str) -> bool:
         with self.db.lock:
@@ -189,6 +237,15 @@ class MemoryProjectRepository(MemoryRepository, ProjectRepository):
 
 class MemoryFileRepository(MemoryRepository, FileRepository):
     def add_file(self, record: FileRecord) -> FileRecord:
+        with self.db.lock:
+            project = self.db.projects.get(record.project_id)
+            if project is None or project.owner_id != record.owner_id:
+                raise NotFound("Project not found")
+            return self.load_file(record)
+
+    def load_file(self, record: FileRecord) -> FileRecord:
+        """Keep a record as a database already stored it (filling a copy), unchecked: a
+        record of a deleted project stays one, for the doctor to find."""
         with self.db.lock:
             self.db.files[record.id] = record
             self.db.files_by_project[record.project_id].add(record)
@@ -287,9 +344,36 @@ class MemoryLoginAttemptRepository(MemoryRepository, LoginAttemptRepository):
             self.db.attempts[key] = window
         return window
 
+    def remove_failure(self, key: str) -> None:
+        with self.db.lock:
+            current = self.db.attempts.get(key)
+            if current is not None and current.failures > 0:
+                self.db.attempts[key] = current.model_copy(
+                    update={"failures": current.failures - 1}
+                )
+
     def get_window(self, key: str) -> AttemptWindow | None:
         return self.db.attempts.get(key)
 
     def clear(self, key: str) -> None:
         with self.db.lock:
             self.db.attempts.pop(key, None)
+
+
+def open_repositories(settings: Settings) -> Repositories:
+    """A new, empty database in this process's memory."""
+    db = MemoryDatabase()
+    return Repositories(
+        MemoryUserRepository(db),
+        MemoryProjectRepository(db),
+        MemoryFileRepository(db),
+        MemorySessionRepository(db),
+        MemoryLoginAttemptRepository(db),
+        close=lambda: None,
+        database_id=db.database_id,
+    )
+
+
+def locate(settings: Settings) -> tuple[str, ...]:
+    """No location: the data lives in the process that opened it."""
+    return ()

@@ -1,11 +1,16 @@
 """Mirror mode for the user, project and file repositories: writes go to the primary, then to
 the mirror; reads come from the primary only. A failed mirror write is logged and journaled,
 never raised, so the user's request succeeds; `hangar migrate --prune` repairs the mirror.
+An update is repeated as the same field update, not as the primary's whole record: two updates
+reaching the mirror in another order must not undo each other there either.
 Sessions and login counters stay on the primary (users log in again on a new stack)."""
 
 from __future__ import annotations
 
-from app.migration.mirror import Mirrored
+from collections.abc import Mapping
+from typing import Any
+
+from app.mirroring import Mirrored
 from app.models import FileRecord, Page, PageKey, Project, User
 from app.repositories.base import FileRepository, ProjectRepository, UserRepository
 
@@ -24,9 +29,9 @@ class MirroredUserRepository(Mirrored[UserRepository], UserRepository):
     def get_user_by_email(self, email: str) -> User | None:
         return self.primary.get_user_by_email(email)
 
-    def update_user(self, user: User) -> User:
-        updated = self.primary.update_user(user)
-        self._mirror("update", user.id, lambda repo: repo.update_user(updated))
+    def update_user_fields(self, user_id: str, changes: Mapping[str, Any]) -> User:
+        updated = self.primary.update_user_fields(user_id, changes)
+        self._mirror("update", user_id, lambda repo: repo.update_user_fields(user_id, changes))
         return updated
 
     def delete_user(self, user_id: str) -> bool:
@@ -54,10 +59,29 @@ class MirroredProjectRepository(Mirrored[ProjectRepository], ProjectRepository):
     ) -> Page[Project]:
         return self.primary.get_projects_by_user(user_id, limit=limit, after=after)
 
-    def update_project(self, project: Project) -> Project:
-        updated = self.primary.update_project(project)
-        self._mirror("update", project.id, lambda repo: repo.update_project(updated))
+    def update_project_fields(
+        self,
+        project_id: str,
+        owner_id: str,
+        changes: Mapping[str, Any],
+        *,
+        expected_version: int | None = None,
+    ) -> Project:
+        """The primary alone judges `expected_version`; the mirror takes the change it made."""
+        updated = self.primary.update_project_fields(
+            project_id, owner_id, changes, expected_version=expected_version
+        )
+        self._mirror(
+            "update",
+            project_id,
+            lambda repo: repo.update_project_fields(project_id, owner_id, changes),
+        )
         return updated
+
+    def replace_project(self, project: Project) -> Project:
+        replaced = self.primary.replace_project(project)
+        self._mirror("update", project.id, lambda repo: repo.replace_project(replaced))
+        return replaced
 
     def delete_project(self, project_id: str, owner_id: str) -> bool:
         deleted = self.primary.delete_project(project_id, owner_id)

@@ -6,8 +6,10 @@ IF NOT EXISTS), so each engine module only supplies connections and error transl
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -15,6 +17,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from app.errors import EmailAlreadyRegistered, NotFound
 from app.models import (
+    FIRST_VERSION,
     AttemptWindow,
     FileRecord,
     Page,
@@ -23,13 +26,20 @@ from app.models import (
     RefreshToken,
     Session,
     User,
+    new_id,
 )
 from app.repositories.base import (
+    PROJECT_FIELDS,
+    USER_FIELDS,
     FileRepository,
     LoginAttemptRepository,
     ProjectRepository,
+    Repositories,
     SessionRepository,
     UserRepository,
+    checked_changes,
+    project_update_refused,
+    replacement,
 )
 
 SCHEMA = (
@@ -40,13 +50,14 @@ SCHEMA = (
         full_name VARCHAR,
         is_active BOOLEAN NOT NULL,
         created_at VARCHAR NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS projects (
+    f"""CREATE TABLE IF NOT EXISTS projects (
         id VARCHAR PRIMARY KEY,
         owner_id VARCHAR NOT NULL,
         name VARCHAR NOT NULL,
         description VARCHAR,
         created_at VARCHAR NOT NULL,
-        updated_at VARCHAR NOT NULL)""",
+        updated_at VARCHAR NOT NULL,
+        version INTEGER NOT NULL DEFAULT {FIRST_VERSION})""",
     """CREATE TABLE IF NOT EXISTS files (
         id VARCHAR PRIMARY KEY,
         project_id VARCHAR NOT NULL,
@@ -73,17 +84,28 @@ SCHEMA = (
         key VARCHAR PRIMARY KEY,
         started_at VARCHAR NOT NULL,
         failures INTEGER NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS meta (
+        key VARCHAR PRIMARY KEY,
+        value VARCHAR NOT NULL)""",
 )
+DATABASE_ID = "database_id"
+"""The `meta` row naming this database (`Repositories.database_id`)."""
+ADDED_COLUMNS = (("projects", "version", f"INTEGER NOT NULL DEFAULT {FIRST_VERSION}"),)
+"""Columns the tables gained after files were first written: opening an older file adds them,
+and its rows read the default (every project stored before versions is at the first one)."""
 SECONDARY_INDEXES = {
-    # Every column: SQLite answers a page of projects from the index alone (30 against 61 us
-    # for 21 rows, inserts unchanged).
-    "projects_page": "projects (owner_id, created_at, id, name, description, updated_at)",
+    # Every column: SQLite answers a page of projects from the index alone, without reading
+    # the table (docs/performance.md).
+    "projects_listing": (
+        "projects (owner_id, created_at, id, name, description, updated_at, version)"
+    ),
     "files_by_project": "files (project_id, created_at, id)",
     "sessions_by_user": "sessions (user_id)",
     "refresh_tokens_by_user": "refresh_tokens (user_id)",
 }
-RETIRED_INDEXES = ("projects_by_owner",)
-"""Indexes older files may have that a SECONDARY_INDEXES entry replaces."""
+RETIRED_INDEXES = ("projects_by_owner", "projects_page")
+"""Indexes older files may have that a SECONDARY_INDEXES entry replaces (`projects_page`
+covered every column of projects until `version` was added)."""
 
 Row = tuple[Any, ...]
 KNOWN_ROWS_PER_TABLE = 4096
@@ -96,6 +118,11 @@ def to_text(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+def to_column(value: Any) -> Any:
+    """A model's value as its column holds it: timestamps as `to_text`."""
+    return to_text(value) if isinstance(value, datetime) else value
+
+
 class SqlDatabase(ABC):
     """One database file: runs statements and turns engine errors into domain errors."""
 
@@ -105,16 +132,22 @@ class SqlDatabase(ABC):
 
     begin_statement: ClassVar[str] = "BEGIN TRANSACTION"
 
-    def execute_all(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
-        """Run several statements, with their parameters, in one transaction: all or none."""
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """The statements run inside it commit together, or none does."""
         self.execute(self.begin_statement)
         try:
-            for sql, params in statements:
-                self.execute(sql, params)
+            yield
             self.execute("COMMIT")
         except BaseException:
             self.execute("ROLLBACK")
             raise
+
+    def execute_all(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """Run several statements, with their parameters, in one transaction: all or none."""
+        with self.transaction():
+            for sql, params in statements:
+                self.execute(sql, params)
 
     @abstractmethod
     def is_unique_violation(self, error: Exception) -> bool:
@@ -128,16 +161,32 @@ class SqlDatabase(ABC):
     """Whether to keep SECONDARY_INDEXES; an engine whose planner does not use them would only
     pay for them on every insert, so it drops them (primary keys and UNIQUE stay)."""
 
+    database_id: str
+    """Set by `create_schema`, from the `meta` table."""
+
     def create_schema(self) -> None:
-        if self.secondary_indexes:
-            indexes = [
-                f"CREATE INDEX IF NOT EXISTS {name} ON {columns}"
-                for name, columns in SECONDARY_INDEXES.items()
-            ]
-        else:
-            indexes = [f"DROP INDEX IF EXISTS {name}" for name in SECONDARY_INDEXES]
+        """Create what is missing, the database's id included (the first opener's wins)."""
+        kept = SECONDARY_INDEXES if self.secondary_indexes else {}
+        created = [f"CREATE INDEX IF NOT EXISTS {name} ON {on}" for name, on in kept.items()]
+        dropped = [f"DROP INDEX IF EXISTS {name}" for name in SECONDARY_INDEXES if not kept]
         retired = [f"DROP INDEX IF EXISTS {name}" for name in RETIRED_INDEXES]
-        self.execute_all([(statement, ()) for statement in [*SCHEMA, *retired, *indexes]])
+        identify = (
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+            (DATABASE_ID, new_id()),
+        )
+        # One transaction, so a second process opening an older file waits for the first's
+        # upgrade. Indexes go before a column is added (DuckDB cannot alter an indexed table)
+        # and come after it (SQLite's cover it).
+        with self.transaction():
+            for statement in [*SCHEMA, *retired, *dropped]:
+                self.execute(statement)
+            for table, column, definition in ADDED_COLUMNS:
+                if column not in {row[1] for row in self.execute(f"PRAGMA table_info('{table}')")}:
+                    self.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+            for statement in created:
+                self.execute(statement)
+            self.execute(*identify)
+        [(self.database_id,)] = self.execute("SELECT value FROM meta WHERE key = ?", [DATABASE_ID])
 
 
 class _Table(Generic[Stored]):
@@ -155,16 +204,15 @@ class _Table(Generic[Stored]):
         self._known: dict[Row, Stored] = {}
 
     def to_row(self, item: BaseModel) -> list[Any]:
-        values = [getattr(item, column) for column in self.columns]
-        return [to_text(v) if isinstance(v, datetime) else v for v in values]
+        return [to_column(getattr(item, column)) for column in self.columns]
 
     def to_model(self, row: Row) -> Stored:
         return self.to_models([row])[0]
 
     def to_models(self, rows: list[Row]) -> list[Stored]:
         """Each distinct row is validated once: models are frozen, so equal rows can share
-        one, and the rows a server reads are mostly the ones it read a moment ago (a page of
-        21 rows: 6 against 68 us). New rows are validated in one call. The cache starts over
+        one, and the rows a server reads are mostly the ones it read a moment ago, so a page
+        is mostly lookups. New rows are validated in one call. The cache starts over
         when a result would overfill it, and a result larger than it (a whole table, read
         once) is not kept."""
         if len(rows) > KNOWN_ROWS_PER_TABLE:
@@ -204,6 +252,29 @@ class _SqlRepository(Generic[Stored]):
         self.db.execute(self.table.insert, self.table.to_row(item))
         return item
 
+    def _insert_if(self, item: Stored, parent: str, params: Sequence[Any]) -> bool:
+        """Insert `item` only while the row `parent` selects exists, in one statement (so no
+        delete of the parent lands between the check and the write): whether it was."""
+        marks = ", ".join("?" for _ in self.table.columns)
+        rows = self.db.execute(
+            f"INSERT INTO {self.table.name} ({', '.join(self.table.columns)}) "
+            f"SELECT {marks} WHERE EXISTS ({parent}) RETURNING id",
+            [*self.table.to_row(item), *params],
+        )
+        return bool(rows)
+
+    def _set(
+        self, values: Mapping[str, Any], where: str, params: Sequence[Any], *also: str
+    ) -> Stored | None:
+        """One UPDATE of the columns in `values` (and the assignments `also`) of the row
+        `where` matches: the row as now stored, or None if none matched."""
+        assignments = ", ".join([*(f"{column} = ?" for column in values), *also])
+        rows = self.db.execute(
+            f"UPDATE {self.table.name} SET {assignments} WHERE {where} {self.table.returning}",
+            [*map(to_column, values.values()), *params],
+        )
+        return self.table.to_model(rows[0]) if rows else None
+
 
 class _PagedSqlRepository(_SqlRepository[Model]):
     def _page(
@@ -240,15 +311,11 @@ class SqlUserRepository(_PagedSqlRepository[User], UserRepository):
     def get_user_by_email(self, email: str) -> User | None:
         return self._one("email = ?", [email])
 
-    def update_user(self, user: User) -> User:
-        rows = self.db.execute(
-            "UPDATE users SET password_hash = ?, full_name = ?, is_active = ? WHERE id = ? "
-            + self.table.returning,
-            [user.password_hash, user.full_name, user.is_active, user.id],
-        )
-        if not rows:
+    def update_user_fields(self, user_id: str, changes: Mapping[str, Any]) -> User:
+        updated = self._set(checked_changes(changes, USER_FIELDS), "id = ?", [user_id])
+        if updated is None:
             raise NotFound("User not found")
-        return self.table.to_model(rows[0])
+        return updated
 
     def delete_user(self, user_id: str) -> bool:
         return bool(self.db.execute("DELETE FROM users WHERE id = ? RETURNING id", [user_id]))
@@ -261,7 +328,10 @@ class SqlProjectRepository(_PagedSqlRepository[Project], ProjectRepository):
     table = _Table("projects", Project)
 
     def add_project(self, project: Project) -> Project:
-        return self._insert(project)
+        owner = "SELECT 1 FROM users WHERE id = ? AND is_active"
+        if not self._insert_if(project, owner, [project.owner_id]):
+            raise NotFound("User not found")
+        return project
 
     def get_project(self, project_id: str) -> Project | None:
         return self._one("id = ?", [project_id])
@@ -271,21 +341,31 @@ class SqlProjectRepository(_PagedSqlRepository[Project], ProjectRepository):
     ) -> Page[Project]:
         return self._page("owner_id = ?", [user_id], limit, after)
 
-    def update_project(self, project: Project) -> Project:
-        rows = self.db.execute(
-            "UPDATE projects SET name = ?, description = ?, updated_at = ? "
-            "WHERE id = ? AND owner_id = ? " + self.table.returning,
-            [
-                project.name,
-                project.description,
-                to_text(project.updated_at),
-                project.id,
-                project.owner_id,
-            ],
-        )
-        if not rows:
+    def update_project_fields(
+        self,
+        project_id: str,
+        owner_id: str,
+        changes: Mapping[str, Any],
+        *,
+        expected_version: int | None = None,
+    ) -> Project:
+        values = checked_changes(changes, PROJECT_FIELDS)
+        where = "id = ? AND owner_id = ?"
+        params: list[Any] = [project_id, owner_id]
+        if expected_version is not None:
+            where += " AND version = ?"
+            params.append(expected_version)
+        updated = self._set(values, where, params, "version = version + 1")
+        if updated is None:
+            raise project_update_refused(self.get_project(project_id), owner_id)
+        return updated
+
+    def replace_project(self, project: Project) -> Project:
+        owned = "id = ? AND owner_id = ?"
+        updated = self._set(replacement(project), owned, [project.id, project.owner_id])
+        if updated is None:
             raise NotFound("Project not found")
-        return self.table.to_model(rows[0])
+        return updated
 
     def delete_project(self, project_id: str, owner_id: str) -> bool:
         rows = self.db.execute(
@@ -299,7 +379,10 @@ class SqlFileRepository(_PagedSqlRepository[FileRecord], FileRepository):
     table = _Table("files", FileRecord)
 
     def add_file(self, record: FileRecord) -> FileRecord:
-        return self._insert(record)
+        project = "SELECT 1 FROM projects WHERE id = ? AND owner_id = ?"
+        if not self._insert_if(record, project, [record.project_id, record.owner_id]):
+            raise NotFound("Project not found")
+        return record
 
     def get_file(self, project_id: str, file_id: str) -> FileRecord | None:
         return self._one("id = ? AND project_id = ?", [file_id, project_id])
@@ -394,21 +477,50 @@ class SqlSessionRepository(_SqlRepository[Session], SessionRepository):
 class SqlLoginAttemptRepository(_SqlRepository[AttemptWindow], LoginAttemptRepository):
     table = _Table("login_attempts", AttemptWindow)
 
+    def __init__(self, db: SqlDatabase) -> None:
+        super().__init__(db)
+        # DuckDB (2.0) loses updates when threads write one row with an upsert RETURNING and
+        # an UPDATE at once, retries and all; the counters' writes go one at a time in a
+        # process instead (SQLite runs them one at a time anyway, and other processes too).
+        self._writes = threading.Lock()
+
     def record_failure(self, key: str, now: datetime, window_start: datetime) -> AttemptWindow:
         lapsed = to_text(window_start)
-        rows = self.db.execute(
-            "INSERT INTO login_attempts (key, started_at, failures) VALUES (?, ?, 1) "
-            "ON CONFLICT (key) DO UPDATE SET "
-            "failures = CASE WHEN login_attempts.started_at < ? THEN 1 "
-            "ELSE login_attempts.failures + 1 END, "
-            "started_at = CASE WHEN login_attempts.started_at < ? THEN excluded.started_at "
-            "ELSE login_attempts.started_at END " + self.table.returning,
-            [key, to_text(now), lapsed, lapsed],
-        )
+        with self._writes:
+            rows = self.db.execute(
+                "INSERT INTO login_attempts (key, started_at, failures) VALUES (?, ?, 1) "
+                "ON CONFLICT (key) DO UPDATE SET "
+                "failures = CASE WHEN login_attempts.started_at < ? THEN 1 "
+                "ELSE login_attempts.failures + 1 END, "
+                "started_at = CASE WHEN login_attempts.started_at < ? THEN excluded.started_at "
+                "ELSE login_attempts.started_at END " + self.table.returning,
+                [key, to_text(now), lapsed, lapsed],
+            )
         return self.table.to_model(rows[0])
+
+    def remove_failure(self, key: str) -> None:
+        with self._writes:
+            self.db.execute(
+                "UPDATE login_attempts SET failures = failures - 1 WHERE key = ? AND failures > 0",
+                [key],
+            )
 
     def get_window(self, key: str) -> AttemptWindow | None:
         return self._one("key = ?", [key])
 
     def clear(self, key: str) -> None:
-        self.db.execute("DELETE FROM login_attempts WHERE key = ?", [key])
+        with self._writes:
+            self.db.execute("DELETE FROM login_attempts WHERE key = ?", [key])
+
+
+def sql_repositories(engine: SqlDatabase) -> Repositories:
+    """The five repositories over one SQL database, closed with it."""
+    return Repositories(
+        SqlUserRepository(engine),
+        SqlProjectRepository(engine),
+        SqlFileRepository(engine),
+        SqlSessionRepository(engine),
+        SqlLoginAttemptRepository(engine),
+        close=engine.close,
+        database_id=engine.database_id,
+    )

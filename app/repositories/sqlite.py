@@ -6,9 +6,16 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.repositories.sql import Row, SqlDatabase
+from app.repositories.base import Repositories
+from app.repositories.sql import Row, SqlDatabase, sql_repositories
+
+if TYPE_CHECKING:
+    from app.core.config import Settings
+
+LOCATION_SETTING = "SQLITE_PATH"
+ONE_PROCESS = False
 
 BUSY_TIMEOUT_SECONDS = 30.0
 
@@ -56,3 +63,11 @@ class SQLiteDatabase(SqlDatabase):
                 connection.close()
             self._connections.clear()
         self._local = threading.local()
+
+
+def open_repositories(settings: Settings) -> Repositories:
+    return sql_repositories(SQLiteDatabase(settings.SQLITE_PATH))
+
+
+def locate(settings: Settings) -> tuple[str, ...]:
+    return (str(settings.SQLITE_PATH.resolve()),)

@@ -3,61 +3,23 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-from fastapi import Request, Response, status
-from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.constants import REF_PREFIX
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from fastapi import Response, status
+from pydantic import BaseModel
 from pydantic_core import to_json
 
+from app.core.openapi import ErrorOut
 from app.core.pagination import CursorCodec
 from app.models import Page, PageKey
+from app.routers.schemas import PageQuery
 
-T = TypeVar("T")
 ITEM_JSON_CACHE_SIZE = 8192
 
 
-class Schema(BaseModel):
-    """Responses are read from domain models; requests refuse fields they do not define, so a
-    client cannot set `id`, `owner_id` or anything else by adding it to the body."""
-
-    model_config = ConfigDict(from_attributes=True, extra="forbid")
-
-
-class PageOut(BaseModel, Generic[T]):
-    items: list[T]
-    next_cursor: str | None
-
-
-class PageQuery(BaseModel):
-    """`?limit=&cursor=` of a list route, read from the query string in one validation. FastAPI
-    reads each declared query parameter on its own, which for these two cost 140k instructions
-    a request (of 880k for a whole page request); read here, 30k. `PAGE_QUERY_DOCS` documents
-    them from this model, so they are still declared once."""
-
-    model_config = ConfigDict(frozen=True)
-
-    limit: int = Field(20, ge=1, le=100, description="Page size.")
-    cursor: str | None = Field(
-        None, max_length=512, description="`next_cursor` of the previous page."
-    )
-
-    @classmethod
-    def of(cls, request: Request) -> PageQuery:
-        """The request's page query; a 422 shaped as FastAPI's own when it is invalid."""
-        try:
-            return cls.model_validate(request.query_params)
-        except ValidationError as error:
-            raise RequestValidationError(
-                [{**e, "loc": ("query", *e["loc"])} for e in error.errors(include_url=False)]
-            ) from None
-
-
-# Not frozen: a frozen dataclass sets each field through object.__setattr__, 7k instructions
-# more a page request.
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, on every page.
 @dataclass(slots=True)
 class Paging:
     """One list request's page: its size and where it starts (the query's cursor, checked
@@ -70,41 +32,20 @@ class Paging:
     scope: str
 
     @classmethod
-    def of(cls, request: Request, cursors: CursorCodec, scope: str) -> Paging:
-        query = PageQuery.of(request)
+    def of(cls, query: PageQuery, cursors: CursorCodec, scope: str) -> Paging:
         return cls(query.limit, cursors.decode(query.cursor, scope=scope), cursors, scope)
 
     def response(self, page: Page[Any], out: type[BaseModel]) -> Response:
         return page_json(page, out, self.cursors.encode(page.next_key, scope=self.scope))
 
 
-def _query_docs(model: type[BaseModel]) -> dict[str, Any]:
-    """A route's `openapi_extra` documenting `model`'s fields as query parameters, as FastAPI
-    documents parameters it reads itself (tests/unit/test_page_query.py holds them equal)."""
-    schema = model.model_json_schema()
-    parameters = [
-        {
-            "name": name,
-            "in": "query",
-            "required": name in schema.get("required", ()),
-            "schema": field,
-            "description": field["description"],
-        }
-        for name, field in schema["properties"].items()
-    ]
-    invalid = {
-        "description": "Validation Error",
-        "content": {"application/json": {"schema": {"$ref": REF_PREFIX + "HTTPValidationError"}}},
-    }
-    return {"parameters": parameters, "responses": {"422": invalid}}
-
-
-PAGE_QUERY_DOCS = _query_docs(PageQuery)
-
-
 def responses(**codes: str) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI descriptions of error statuses: `responses(_404="No such project")`."""
-    return {int(code.lstrip("_")): {"description": text} for code, text in codes.items()}
+    """OpenAPI descriptions of error statuses, `responses(_404="No such project")`, each with
+    the `ErrorOut` body the app answers them with."""
+    return {
+        int(code.lstrip("_")): {"description": text, "model": ErrorOut}
+        for code, text in codes.items()
+    }
 
 
 NOT_AUTHENTICATED = "Missing, invalid, expired or revoked access token"
@@ -114,10 +55,10 @@ UNAUTHORIZED = responses(_401=NOT_AUTHENTICATED)
 def items_json(items: Sequence[BaseModel], out: type[BaseModel]) -> list[bytes]:
     """Domain items as `out` writes them, kept per item object: domain models are frozen, so
     an item's JSON never changes, and the repositories hand out the same object for the same
-    row (the memory store keeps its objects, the SQL row cache reuses them). In the server
-    under load a page of 20 projects cost 104-126 us to serialise; in process its lookup here
-    costs 4 us, against 16 us when the key was the item's field values. Each entry holds its
-    item, so no other object can take its id while the entry lives. Starts over when full."""
+    row (the memory store keeps its objects, the SQL row cache reuses them), so a page is
+    written from texts instead of serialised again; keyed by object, since a lookup by field
+    values costs more than it saves. Each entry holds its item, so no other object can take
+    its id while the entry lives. Starts over when full."""
     written = _written[out]
     texts = []
     for item in items:
@@ -135,11 +76,15 @@ _written: defaultdict[type[BaseModel], dict[int, tuple[BaseModel, bytes]]] = def
 
 
 def item_response(
-    item: BaseModel, out: type[BaseModel], status_code: int = status.HTTP_200_OK
+    item: BaseModel,
+    out: type[BaseModel],
+    status_code: int = status.HTTP_200_OK,
+    *,
+    headers: Mapping[str, str] | None = None,
 ) -> Response:
-    """One domain item as an `out` JSON response."""
+    """One domain item as an `out` JSON response, with `headers` (an ETag) if given."""
     (text,) = items_json([item], out)
-    return Response(text, status_code=status_code, media_type="application/json")
+    return Response(text, status_code=status_code, headers=headers, media_type="application/json")
 
 
 def page_json(page: Page[Any], out: type[BaseModel], next_cursor: str | None) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from fastapi.responses import StreamingResponse
 
@@ -12,6 +13,13 @@ DOWNLOAD_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "default-src 'none'; sandbox",
 }
+BYTES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The file's bytes",
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+"""The OpenAPI answer of a download route: bytes, which generated clients read as a file."""
 
 
 def stream_download(

@@ -10,15 +10,23 @@ import io
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from app.core.config import SEVEN_DAYS
 from app.errors import StorageKeyRejected
 
+if TYPE_CHECKING:
+    from app.core.config import Settings
+
 CHUNK_SIZE = 1024 * 1024
 MAX_PRESIGN_SECONDS = SEVEN_DAYS
 _SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
+DATABASE_MARKER = ".hangar-database-"
+"""`.hangar-database-<id>` at the root of a storage binds it to that database: its keys are
+that database's files. It starts with a dot, which no key segment may, so markers never mix
+with keys and existing keys stay as they are."""
 
 
 def key_segments(key: str) -> list[str]:
@@ -39,6 +47,24 @@ class Readable(Protocol):
 def as_stream(content: Readable | bytes) -> Readable:
     """Let callers pass bytes where a stream is expected."""
     return io.BytesIO(content) if isinstance(content, bytes | bytearray) else content
+
+
+@dataclass(frozen=True)
+class TempFile:
+    """The temp file of an upload: one in progress, or what a killed process left."""
+
+    path: Path
+    age: float
+    """Seconds since it was last written."""
+    writer_running: bool | None
+    """Whether the process writing it still runs; None when that cannot be told (a file
+    without a writer in its name, or written on another host)."""
+
+    def is_leftover(self, max_age: float) -> bool:
+        """Its writer is gone, or, when that cannot be told, it is older than `max_age`."""
+        if self.writer_running is None:
+            return self.age >= max_age
+        return not self.writer_running
 
 
 def check_expiry(expires_in: int) -> None:
@@ -78,15 +104,44 @@ class FileStorage(ABC):
     def list_keys(self, prefix: str = "") -> Iterator[str]:
         """Every key starting with `prefix` (for repair and migration tools)."""
 
-    def temp_files(self) -> list[tuple[Path, float]]:
-        """Temp files of uploads with their ages in seconds: uploads in progress, or what a
-        killed process left. Only local storage has any; the others write all or nothing."""
+    @abstractmethod
+    def database_ids(self) -> frozenset[str]:
+        """The databases bound to this storage (the ids of its markers)."""
+
+    @abstractmethod
+    def bind_database(self, database_id: str) -> None:
+        """Record that `database_id` keeps files here; binding again changes nothing."""
+
+    def temp_files(self) -> list[TempFile]:
+        """Temp files of uploads. Only local storage has any; the others write all or
+        nothing."""
         return []
 
-    def clean_temp_files(self, older_than_seconds: float) -> list[Path]:
-        """Remove temp files older than the threshold and return them."""
-        return []
+    def clean_temp_files(self, max_age_seconds: float) -> list[Path]:
+        """Remove the temp files that are crash leftovers (`TempFile.is_leftover`) and return
+        them; those of a writer still running, here or in another worker, stay."""
+        removed = []
+        for temp in self.temp_files():
+            if temp.is_leftover(max_age_seconds):
+                temp.path.unlink(missing_ok=True)
+                removed.append(temp.path)
+        return removed
 
     @abstractmethod
     def ping(self) -> None:
         """Touch the backing store; raise if it cannot answer."""
+
+
+class StorageModule(Protocol):
+    """What a storage backend's module offers `app.backends`, which finds it by name."""
+
+    LOCATION_SETTING: str | None
+    """The setting that says where its bytes live, or None."""
+    ONE_PROCESS: bool
+    """True when only one process may serve it."""
+
+    def open_storage(self, settings: Settings) -> FileStorage: ...
+
+    def locate(self, settings: Settings) -> tuple[str, ...]:
+        """Where its bytes live: equal answers are the same bytes."""
+        ...

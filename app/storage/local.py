@@ -8,13 +8,29 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from app.errors import BlobNotFound, StorageKeyRejected
-from app.storage.base import CHUNK_SIZE, FileStorage, Readable, as_stream, key_segments
-from app.storage.signing import UrlSigner
+from app.storage.base import (
+    CHUNK_SIZE,
+    DATABASE_MARKER,
+    FileStorage,
+    Readable,
+    TempFile,
+    as_stream,
+    key_segments,
+)
+from app.storage.processes import current_tag, is_running
+from app.storage.signing import UrlSigner, url_signer
+
+if TYPE_CHECKING:
+    from app.core.config import Settings
+
+LOCATION_SETTING = "LOCAL_STORAGE_PATH"
+ONE_PROCESS = False
 
 TEMP_PREFIX = ".tmp-"
+"""Then the writer's tag (`app.storage.processes`), a dot and random characters."""
 
 
 class LocalStorage(FileStorage):
@@ -34,7 +50,7 @@ class LocalStorage(FileStorage):
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         stream = as_stream(content)
-        fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
+        fd, temp_name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{current_tag()}.", dir=path.parent)
         size = 0
         try:
             with os.fdopen(fd, "wb") as out:
@@ -71,31 +87,37 @@ class LocalStorage(FileStorage):
         return self._path(key).is_file()
 
     def list_keys(self, prefix: str = "") -> Iterator[str]:
+        """Files whose path could be a key: no segment of a key starts with a dot, so temp
+        files and database markers are left out."""
         for path in sorted(self.root.rglob("*")):
-            if path.is_file() and not path.name.startswith(TEMP_PREFIX):
-                key = path.relative_to(self.root).as_posix()
+            relative = path.relative_to(self.root)
+            if path.is_file() and not any(part.startswith(".") for part in relative.parts):
+                key = relative.as_posix()
                 if key.startswith(prefix):
                     yield key
 
-    def temp_files(self) -> list[tuple[Path, float]]:
-        """Temp files of uploads, each with its age in seconds: uploads in progress, or
-        leftovers of a process killed while it wrote."""
+    def database_ids(self) -> frozenset[str]:
+        return frozenset(
+            marker.name.removeprefix(DATABASE_MARKER)
+            for marker in self.root.glob(f"{DATABASE_MARKER}*")
+        )
+
+    def bind_database(self, database_id: str) -> None:
+        key_segments(database_id)
+        (self.root / f"{DATABASE_MARKER}{database_id}").touch()
+        _fsync_dir(self.root)
+
+    def temp_files(self) -> list[TempFile]:
+        """Temp files of uploads: uploads in progress, or leftovers of a process killed while
+        it wrote, told apart by the writer their name carries."""
         now = time.time()
         found = []
         for path in self.root.rglob(f"{TEMP_PREFIX}*"):
+            tag = path.name.removeprefix(TEMP_PREFIX).rpartition(".")[0]
             with contextlib.suppress(FileNotFoundError):  # finished while we looked
-                found.append((path, now - path.stat().st_mtime))
-        return sorted(found)
-
-    def clean_temp_files(self, older_than_seconds: float) -> list[Path]:
-        """Remove temp files older than the threshold and return them. Only old ones: a young
-        one may be an upload another worker sharing this folder is writing right now."""
-        removed = []
-        for path, age in self.temp_files():
-            if age >= older_than_seconds:
-                path.unlink(missing_ok=True)
-                removed.append(path)
-        return removed
+                age = now - path.stat().st_mtime
+                found.append(TempFile(path, age, is_running(tag) if tag else None))
+        return sorted(found, key=lambda temp: temp.path)
 
     def ping(self) -> None:
         if not os.access(self.root, os.W_OK):
@@ -115,3 +137,11 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def open_storage(settings: Settings) -> LocalStorage:
+    return LocalStorage(settings.LOCAL_STORAGE_PATH, url_signer(settings))
+
+
+def locate(settings: Settings) -> tuple[str, ...]:
+    return (str(settings.LOCAL_STORAGE_PATH.resolve()),)

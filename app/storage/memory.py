@@ -5,15 +5,23 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from app.errors import BlobNotFound
 from app.storage.base import CHUNK_SIZE, FileStorage, Readable, as_stream, key_segments
-from app.storage.signing import UrlSigner
+from app.storage.signing import UrlSigner, url_signer
+
+if TYPE_CHECKING:
+    from app.core.config import Settings
+
+LOCATION_SETTING = None
+ONE_PROCESS = True
 
 
 class MemoryStorage(FileStorage):
     def __init__(self, signer: UrlSigner) -> None:
         self._blobs: dict[str, bytes] = {}
+        self._databases: set[str] = set()
         self._lock = threading.Lock()
         self._signer = signer
 
@@ -56,5 +64,22 @@ class MemoryStorage(FileStorage):
             keys = sorted(k for k in self._blobs if k.startswith(prefix))
         return iter(keys)
 
+    def database_ids(self) -> frozenset[str]:
+        with self._lock:
+            return frozenset(self._databases)
+
+    def bind_database(self, database_id: str) -> None:
+        with self._lock:
+            self._databases.add(database_id)
+
     def ping(self) -> None:
         """Always reachable: it lives in this process."""
+
+
+def open_storage(settings: Settings) -> MemoryStorage:
+    return MemoryStorage(url_signer(settings))
+
+
+def locate(settings: Settings) -> tuple[str, ...]:
+    """No location: the bytes live in the process that opened it."""
+    return ()

@@ -5,10 +5,9 @@ journaled, never raised, like the mirrored repositories (`app.repositories.mirro
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
-from app.migration.mirror import Mirrored
-from app.storage.base import FileStorage, Readable
+from app.mirroring import Mirrored
+from app.storage.base import FileStorage, Readable, TempFile
 
 
 class ChunkReader:
@@ -61,10 +60,11 @@ class MirroredStorage(Mirrored[FileStorage], FileStorage):
     def list_keys(self, prefix: str = "") -> Iterator[str]:
         return self.primary.list_keys(prefix)
 
-    def temp_files(self) -> list[tuple[Path, float]]:
-        return self.primary.temp_files() + self.mirror.temp_files()
+    def database_ids(self) -> frozenset[str]:
+        return self.primary.database_ids()
 
-    def clean_temp_files(self, older_than_seconds: float) -> list[Path]:
-        return self.primary.clean_temp_files(older_than_seconds) + self.mirror.clean_temp_files(
-            older_than_seconds
-        )
+    def bind_database(self, database_id: str) -> None:
+        self.primary.bind_database(database_id)
+
+    def temp_files(self) -> list[TempFile]:
+        return self.primary.temp_files() + self.mirror.temp_files()

@@ -13,6 +13,7 @@ from app.core.headers import content_disposition
 from app.errors import BackendUnavailable, BlobNotFound
 from app.storage.base import (
     CHUNK_SIZE,
+    DATABASE_MARKER,
     FileStorage,
     Readable,
     as_stream,
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import GetObjectRequestTypeDef
 
+    from app.core.config import Settings
+
 MIB = 1024 * 1024
 DEFAULT_TRANSFER = TransferConfig(
     multipart_threshold=8 * MIB, multipart_chunksize=8 * MIB, max_concurrency=4
@@ -33,6 +36,9 @@ DEFAULT_TRANSFER = TransferConfig(
 # TransferConfig's constructor does not take it).
 DEFAULT_TRANSFER.max_in_memory_upload_chunks = 4
 MISSING = {"404", "NoSuchKey", "NotFound"}
+
+LOCATION_SETTING = "S3_BUCKET"
+ONE_PROCESS = False
 
 
 class _CountingReader(io.RawIOBase):
@@ -149,13 +155,25 @@ class S3Storage(FileStorage):
             raise
         return True
 
-    def list_keys(self, prefix: str = "") -> Iterator[str]:
+    def _objects(self, prefix: str) -> Iterator[str]:
         pages = self.client.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=prefix
         )
         for page in pages:
             for entry in page.get("Contents", []):
                 yield entry["Key"]
+
+    def list_keys(self, prefix: str = "") -> Iterator[str]:
+        return (key for key in self._objects(prefix) if not key.startswith(DATABASE_MARKER))
+
+    def database_ids(self) -> frozenset[str]:
+        return frozenset(
+            key.removeprefix(DATABASE_MARKER) for key in self._objects(DATABASE_MARKER)
+        )
+
+    def bind_database(self, database_id: str) -> None:
+        key_segments(database_id)
+        self.client.put_object(Bucket=self.bucket, Key=f"{DATABASE_MARKER}{database_id}", Body=b"")
 
     def ping(self) -> None:
         self.client.head_bucket(Bucket=self.bucket)
@@ -167,3 +185,15 @@ def _read_chunks(chunks: Iterator[bytes], close: Callable[[], None]) -> Iterator
         yield from chunks
     finally:
         close()
+
+
+def open_storage(settings: Settings) -> S3Storage:
+    """The settings' bucket; created first when AWS_AUTO_CREATE is on."""
+    from app.core.aws import s3_client
+
+    return S3Storage(s3_client(settings), settings.S3_BUCKET, create=settings.AWS_AUTO_CREATE)
+
+
+def locate(settings: Settings) -> tuple[str, ...]:
+    endpoint = settings.S3_ENDPOINT_URL or settings.AWS_ENDPOINT_URL or ""
+    return (endpoint, settings.S3_BUCKET)

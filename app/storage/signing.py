@@ -5,10 +5,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
 from app.errors import InvalidSignature
 from app.storage.base import check_expiry
+
+if TYPE_CHECKING:
+    from app.core.config import Settings
 
 SIGNED_DOWNLOAD_PATH = "/api/v1/storage"
 
@@ -42,3 +46,8 @@ class UrlSigner:
         # Bytes: compare_digest refuses non-ASCII str, and a forged link may carry any text.
         if not hmac.compare_digest(expected.encode(), signature.encode()) or expires < time.time():
             raise InvalidSignature()
+
+
+def url_signer(settings: Settings) -> UrlSigner:
+    """The signer of links served by this deployment (local and memory storage)."""
+    return UrlSigner(settings.SECRET_KEY.get_secret_value(), settings.PUBLIC_BASE_URL)

@@ -6,8 +6,8 @@ import hashlib
 
 from fastapi.testclient import TestClient
 
+from app.context import AppContext
 from app.core.config import Settings
-from app.dependencies import AppContext
 from tests.client_fixtures import Headers, fetch_link, files_url, stored_state, upload
 
 

@@ -11,7 +11,16 @@ from tests.client_fixtures import Headers, create_project
 def test_create_returns_the_project_owned_by_the_caller(client: TestClient, alice: Headers) -> None:
     me = client.get("/api/v1/auth/me", headers=alice).json()
     project = create_project(client, alice, "  Apollo ", description="to the moon")
-    assert set(project) == {"id", "name", "description", "owner_id", "created_at", "updated_at"}
+    assert set(project) == {
+        "id",
+        "name",
+        "description",
+        "owner_id",
+        "created_at",
+        "updated_at",
+        "version",
+    }
+    assert project["version"] == 1
     assert project["name"] == "Apollo"
     assert project["description"] == "to the moon"
     assert project["owner_id"] == me["id"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.server import running_server
+from benchmarks.servers import running_server
 
 README = Path(__file__).parents[2] / "README.md"
 

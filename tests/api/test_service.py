@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from app.dependencies import AppContext
+from app.context import AppContext
 from app.main import create_app
 from tests.conftest import SettingsFactory
 

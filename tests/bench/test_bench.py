@@ -1,5 +1,5 @@
-"""`hangar bench` at a tiny size: both modes and the memory test run and report every figure.
-The performance targets are read from a full run's output, never asserted here."""
+"""`python -m benchmarks` at a tiny size: both modes and the memory test run and report every
+figure. The performance targets are read from a full run's output, never asserted here."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from app.bench.workload import LOGIN_SAMPLES, OPERATIONS, REFERENCE
-from app.cli import cli
+from benchmarks.__main__ import cli
+from benchmarks.report import Report
+from benchmarks.run import expand
+from benchmarks.workload import LOGIN_SAMPLES, OPERATIONS, REFERENCE
 
 
 def test_bench_reports_every_operation_in_both_modes(tmp_path: Path) -> None:
@@ -17,7 +19,6 @@ def test_bench_reports_every_operation_in_both_modes(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         cli,
         [
-            "bench",
             *("--db", "memory", "--storage", "memory", "--workers", "1"),
             *("--memory", "local", "--big-file-mib", "4", "--out", str(tmp_path), *tiny),
         ],
@@ -48,3 +49,11 @@ def test_bench_reports_every_operation_in_both_modes(tmp_path: Path) -> None:
     (memory,) = report["memory"]
     assert memory["upload_mb_s"] > 0 and memory["download_mb_s"] > 0 and memory["copy_mb_s"] > 0
     assert "login" in result.output and "x reference" in result.output
+
+
+def test_extra_workers_run_only_where_several_processes_can_share_the_data() -> None:
+    report = Report()
+    service, http = expand(["memory", "sqlite"], ["local"], [1, 2], report)
+    assert [s.label for s in service] == ["memory+local", "sqlite+local"]
+    assert [s.label for s in http] == ["memory+local", "sqlite+local", "sqlite+local x2"]
+    assert report.notes == ["memory+local: one process only, not run with 2 workers"]

@@ -6,11 +6,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.dependencies import Repositories, build_repositories, build_storage
+from app.backends import open_repositories, open_storage
 from app.repositories.base import (
     FileRepository,
     LoginAttemptRepository,
     ProjectRepository,
+    Repositories,
     SessionRepository,
     UserRepository,
 )
@@ -22,7 +23,7 @@ from tests.conftest import DATABASES, STORAGES, SettingsFactory
 def repositories(
     request: pytest.FixtureRequest, make_settings: SettingsFactory
 ) -> Iterator[Repositories]:
-    repositories = build_repositories(make_settings(database=request.param))
+    repositories = open_repositories(make_settings(database=request.param))
     yield repositories
     repositories.close()
 
@@ -54,4 +55,4 @@ def attempt_repo(repositories: Repositories) -> LoginAttemptRepository:
 
 @pytest.fixture(params=STORAGES)
 def storage(request: pytest.FixtureRequest, make_settings: SettingsFactory) -> FileStorage:
-    return build_storage(make_settings(storage=request.param))
+    return open_storage(make_settings(storage=request.param))

@@ -7,8 +7,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.errors import EmailAlreadyRegistered, NotFound
-from app.models import FileRecord, Page, PageKey, Project, RefreshToken, Session, User, new_id
+from app.errors import EmailAlreadyRegistered, NotFound, VersionMismatch
+from app.models import (
+    AttemptWindow,
+    FileRecord,
+    Page,
+    PageKey,
+    Project,
+    RefreshToken,
+    Session,
+    User,
+    new_id,
+)
 from app.repositories.base import (
     FileRepository,
     LoginAttemptRepository,
@@ -44,6 +54,35 @@ def make_file(project_id: str, created_at: datetime = T0, name: str = "f.txt") -
         storage_key=f"{project_id}/{file_id}",
         created_at=created_at,
     )
+
+
+def add_owner(user_repo: UserRepository, user_id: str, *, is_active: bool = True) -> User:
+    """A stored user with a chosen id, so that projects can name it as their owner."""
+    user = User(
+        id=user_id,
+        email=f"{user_id}@example.com",
+        password_hash="hash",
+        is_active=is_active,
+        created_at=T0,
+    )
+    return user_repo.add_user(user)
+
+
+OWNERS = ("owner", "me", "someone-else")
+"""The owners the project and file tests name; their projects need them stored."""
+
+
+@pytest.fixture
+def owners(user_repo: UserRepository) -> None:
+    for owner_id in OWNERS:
+        add_owner(user_repo, owner_id)
+
+
+@pytest.fixture
+def parents(owners: None, project_repo: ProjectRepository) -> None:
+    """Projects p1 and p2 of "owner", for the file tests (a file needs its project)."""
+    for project_id in ("p1", "p2"):
+        project_repo.add_project(make_project("owner").model_copy(update={"id": project_id}))
 
 
 def collect(fetch_page: object, limit: int) -> list[str]:
@@ -94,26 +133,58 @@ class TestUsers:
         assert outcomes.count(True) == 1
         assert user_repo.get_user_by_email("race@example.com") is not None
 
-    def test_update_changes_mutable_fields_but_never_the_email(
+    def test_a_field_update_changes_only_its_fields(self, user_repo: UserRepository) -> None:
+        user = user_repo.create_user("ada@example.com", "old-hash", "Ada")
+        updated = user_repo.update_user_fields(user.id, {"full_name": "Ada L."})
+        assert updated == user.model_copy(update={"full_name": "Ada L."})
+        assert user_repo.get_user(user.id) == updated
+
+    def test_a_field_update_keeps_what_a_concurrent_writer_stored_in_the_other_fields(
         self, user_repo: UserRepository
     ) -> None:
         user = user_repo.create_user("ada@example.com", "old-hash", "Ada")
-        changed = user.model_copy(
-            update={"password_hash": "new-hash", "full_name": "Ada L.", "email": "x@example.com"}
-        )
-        updated = user_repo.update_user(changed)
-        assert updated.password_hash == "new-hash"
-        assert updated.full_name == "Ada L."
-        assert updated.email == "ada@example.com"
-        assert user_repo.get_user(user.id) == updated
+        read_before = user_repo.get_user(user.id)  # a slow profile update holds this
+        user_repo.update_user_fields(user.id, {"password_hash": "new-hash"})
+        assert read_before is not None
+        user_repo.update_user_fields(read_before.id, {"full_name": "Ada L."})
+        stored = user_repo.get_user(user.id)
+        assert stored is not None
+        assert (stored.password_hash, stored.full_name) == ("new-hash", "Ada L.")
+
+    @pytest.mark.parametrize(
+        "changes", [{"email": "x@example.com"}, {"id": "other"}, {"created_at": T0}, {}]
+    )
+    def test_a_field_update_refuses_fields_that_never_change(
+        self, user_repo: UserRepository, changes: dict[str, object]
+    ) -> None:
+        user = user_repo.create_user("ada@example.com", "hash")
+        with pytest.raises(ValueError, match="field"):
+            user_repo.update_user_fields(user.id, changes)
+        assert user_repo.get_user(user.id) == user
 
     def test_updating_a_missing_user_is_not_found_and_creates_nothing(
         self, user_repo: UserRepository
     ) -> None:
-        ghost = User(id=new_id(), email="ghost@example.com", password_hash="h", created_at=T0)
+        ghost = new_id()
         with pytest.raises(NotFound):
-            user_repo.update_user(ghost)
-        assert user_repo.get_user(ghost.id) is None
+            user_repo.update_user_fields(ghost, {"full_name": "Ghost"})
+        assert user_repo.get_user(ghost) is None
+
+    def test_a_replace_sets_every_mutable_field_but_never_the_email(
+        self, user_repo: UserRepository
+    ) -> None:
+        user = user_repo.create_user("ada@example.com", "old-hash", "Ada")
+        changed = user.model_copy(
+            update={
+                "password_hash": "new-hash",
+                "full_name": None,
+                "is_active": False,
+                "email": "x@example.com",
+            }
+        )
+        replaced = user_repo.replace_user(changed)
+        assert replaced == changed.model_copy(update={"email": "ada@example.com"})
+        assert user_repo.get_user(user.id) == replaced
 
     def test_deleting_a_user_frees_the_email(self, user_repo: UserRepository) -> None:
         user = user_repo.create_user("ada@example.com", "hash")
@@ -140,6 +211,7 @@ class TestUsers:
         user_repo.ping()
 
 
+@pytest.mark.usefixtures("owners")
 class TestProjects:
     def test_a_created_project_round_trips_exactly(self, project_repo: ProjectRepository) -> None:
         project = project_repo.create_project("owner", "Apollo", "to the moon")
@@ -187,32 +259,131 @@ class TestProjects:
         assert page.items == []
         assert page.next_key is None
 
-    def test_update_changes_name_description_and_updated_at_only(
+    def test_a_new_project_is_at_the_first_version(self, project_repo: ProjectRepository) -> None:
+        assert project_repo.create_project("owner", "Apollo").version == 1
+        assert project_repo.add_project(make_project("owner")).version == 1
+
+    def test_a_field_update_changes_only_its_fields_and_increments_the_version(
         self, project_repo: ProjectRepository
     ) -> None:
         project = project_repo.add_project(make_project("me"))
         later = T0 + timedelta(hours=1)
-        changed = project.model_copy(
-            update={"name": "new", "description": "d", "updated_at": later, "created_at": later}
+        updated = project_repo.update_project_fields(
+            project.id, "me", {"description": "d", "updated_at": later}
         )
-        updated = project_repo.update_project(changed)
-        assert (updated.name, updated.description, updated.updated_at) == ("new", "d", later)
-        assert updated.created_at == project.created_at
+        assert updated == project.model_copy(
+            update={"description": "d", "updated_at": later, "version": 2}
+        )
         assert project_repo.get_project(project.id) == updated
+        again = project_repo.update_project_fields(project.id, "me", {"name": "new"})
+        assert (again.name, again.description, again.version) == ("new", "d", 3)
 
-    def test_update_by_another_owner_or_of_a_missing_project_changes_nothing(
+    def test_a_field_update_keeps_what_a_concurrent_writer_stored_in_the_other_fields(
+        self, project_repo: ProjectRepository
+    ) -> None:
+        project = project_repo.add_project(make_project("me", name="Apollo"))
+        read_before = project_repo.get_project(project.id)  # the other PATCH read this
+        project_repo.update_project_fields(project.id, "me", {"name": "Gemini"})
+        assert read_before is not None
+        project_repo.update_project_fields(read_before.id, "me", {"description": "moon"})
+        stored = project_repo.get_project(project.id)
+        assert stored is not None
+        assert (stored.name, stored.description, stored.version) == ("Gemini", "moon", 3)
+
+    def test_concurrent_field_updates_all_land_and_count_in_the_version(
         self, project_repo: ProjectRepository
     ) -> None:
         project = project_repo.add_project(make_project("me"))
-        with pytest.raises(NotFound):
-            project_repo.update_project(
-                project.model_copy(update={"owner_id": "thief", "name": "x"})
+        fields = ["name", "description"] * 4
+
+        def update(n: int) -> None:
+            project_repo.update_project_fields(project.id, "me", {fields[n]: f"{fields[n]} {n}"})
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(update, range(len(fields))))
+        stored = project_repo.get_project(project.id)
+        assert stored is not None
+        assert stored.version == 1 + len(fields)
+        assert stored.name.startswith("name ")
+        assert stored.description is not None and stored.description.startswith("description ")
+
+    def test_an_expected_version_applies_the_update_only_while_it_is_current(
+        self, project_repo: ProjectRepository
+    ) -> None:
+        project = project_repo.add_project(make_project("me"))
+        current = project_repo.update_project_fields(
+            project.id, "me", {"name": "first"}, expected_version=1
+        )
+        assert current.version == 2
+        with pytest.raises(VersionMismatch) as refused:
+            project_repo.update_project_fields(
+                project.id, "me", {"name": "stale"}, expected_version=1
             )
-        missing = make_project("me")
+        assert refused.value.current_version == 2
+        assert project_repo.get_project(project.id) == current
+
+    @pytest.mark.parametrize("expected_version", [None, 1, 7])
+    def test_a_field_update_by_another_owner_or_of_a_missing_project_is_not_found(
+        self, project_repo: ProjectRepository, expected_version: int | None
+    ) -> None:
+        project = project_repo.add_project(make_project("me"))
         with pytest.raises(NotFound):
-            project_repo.update_project(missing)
+            project_repo.update_project_fields(
+                project.id, "thief", {"name": "x"}, expected_version=expected_version
+            )
+        missing = new_id()
+        with pytest.raises(NotFound):
+            project_repo.update_project_fields(
+                missing, "me", {"name": "x"}, expected_version=expected_version
+            )
         assert project_repo.get_project(project.id) == project
-        assert project_repo.get_project(missing.id) is None
+        assert project_repo.get_project(missing) is None
+
+    @pytest.mark.parametrize(
+        "changes", [{"owner_id": "thief"}, {"version": 9}, {"created_at": T0}, {}]
+    )
+    def test_a_field_update_refuses_fields_that_never_change(
+        self, project_repo: ProjectRepository, changes: dict[str, object]
+    ) -> None:
+        project = project_repo.add_project(make_project("me"))
+        with pytest.raises(ValueError, match="field"):
+            project_repo.update_project_fields(project.id, "me", changes)
+        assert project_repo.get_project(project.id) == project
+
+    def test_a_replace_copies_every_mutable_field_and_the_version(
+        self, project_repo: ProjectRepository
+    ) -> None:
+        project = project_repo.add_project(make_project("me"))
+        later = T0 + timedelta(hours=1)
+        source = project.model_copy(
+            update={
+                "name": "new",
+                "description": "d",
+                "updated_at": later,
+                "version": 5,
+                "created_at": later,
+            }
+        )
+        replaced = project_repo.replace_project(source)
+        assert replaced == source.model_copy(update={"created_at": project.created_at})
+        assert project_repo.get_project(project.id) == replaced
+        with pytest.raises(NotFound):
+            project_repo.replace_project(source.model_copy(update={"owner_id": "thief"}))
+        with pytest.raises(NotFound):
+            project_repo.replace_project(make_project("me"))
+
+    def test_a_project_of_a_deleted_or_inactive_owner_is_refused_and_nothing_is_stored(
+        self, user_repo: UserRepository, project_repo: ProjectRepository
+    ) -> None:
+        gone = add_owner(user_repo, "gone")
+        assert user_repo.delete_user(gone.id)
+        add_owner(user_repo, "inactive", is_active=False)
+        for owner_id in ("gone", "inactive", "never-existed"):
+            with pytest.raises(NotFound):
+                project_repo.add_project(make_project(owner_id))
+            with pytest.raises(NotFound):
+                project_repo.create_project(owner_id, "late")
+            assert project_repo.get_projects_by_user(owner_id, limit=5).items == []
 
     def test_delete_is_limited_to_the_owner(self, project_repo: ProjectRepository) -> None:
         project = project_repo.add_project(make_project("me"))
@@ -223,6 +394,7 @@ class TestProjects:
         assert project_repo.delete_project(project.id, "me") is False
 
 
+@pytest.mark.usefixtures("parents")
 class TestFiles:
     def test_a_file_is_found_only_in_its_project(self, file_repo: FileRepository) -> None:
         record = file_repo.add_file(make_file("p1"))
@@ -253,6 +425,26 @@ class TestFiles:
         assert file_repo.list_files("p1", limit=100).items == []
         assert file_repo.get_file("p2", kept.id) == kept
         assert file_repo.delete_project_files("p1") == []
+
+    def test_a_file_of_a_deleted_project_is_refused_and_nothing_is_stored(
+        self, project_repo: ProjectRepository, file_repo: FileRepository
+    ) -> None:
+        assert project_repo.delete_project("p1", "owner")
+        record = make_file("p1")
+        with pytest.raises(NotFound):
+            file_repo.add_file(record)
+        assert file_repo.get_file("p1", record.id) is None
+        assert file_repo.list_files("p1", limit=5).items == []
+        assert file_repo.delete_project_files("p1") == []
+
+    def test_a_file_is_refused_in_a_missing_project_or_one_its_owner_does_not_own(
+        self, file_repo: FileRepository
+    ) -> None:
+        strays = [make_file("never-existed"), make_file("p1").model_copy(update={"owner_id": "me"})]
+        for record in strays:
+            with pytest.raises(NotFound):
+                file_repo.add_file(record)
+            assert file_repo.get_file(record.project_id, record.id) is None
 
     def test_names_with_any_characters_round_trip(self, file_repo: FileRepository) -> None:
         record = file_repo.add_file(
@@ -385,6 +577,34 @@ class TestLoginAttempts:
         with ThreadPoolExecutor(max_workers=10) as pool:
             counts = sorted(pool.map(fail, range(20)))
         assert counts == list(range(1, 21))
+
+    def test_a_failure_taken_back_is_uncounted_never_below_zero(
+        self, attempt_repo: LoginAttemptRepository
+    ) -> None:
+        start = T0 - timedelta(minutes=15)
+        attempt_repo.record_failure("k", T0, start)
+        attempt_repo.record_failure("k", T0, start)
+        attempt_repo.remove_failure("k")
+        assert attempt_repo.get_window("k") == AttemptWindow(key="k", started_at=T0, failures=1)
+        attempt_repo.remove_failure("k")
+        attempt_repo.remove_failure("k")
+        assert attempt_repo.get_window("k") == AttemptWindow(key="k", started_at=T0, failures=0)
+        assert attempt_repo.record_failure("k", T0, start).failures == 1
+        attempt_repo.remove_failure("never-seen")
+        assert attempt_repo.get_window("never-seen") is None
+
+    def test_concurrent_counts_and_take_backs_balance(
+        self, attempt_repo: LoginAttemptRepository
+    ) -> None:
+        def count_and_take_back(_: int) -> int:
+            failures = attempt_repo.record_failure("k", T0, T0 - timedelta(minutes=15)).failures
+            attempt_repo.remove_failure("k")
+            return failures
+
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            assert max(pool.map(count_and_take_back, range(20))) <= 10
+        window = attempt_repo.get_window("k")
+        assert window is not None and window.failures == 0
 
 
 class TestSessionWithUser:

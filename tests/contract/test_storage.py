@@ -11,7 +11,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from app.dependencies import Backends, build_repositories
+from app.backends import Backends, open_repositories
 from app.errors import BlobNotFound, StorageKeyRejected
 from app.main import create_app
 from app.storage.base import MAX_PRESIGN_SECONDS, FileStorage
@@ -116,7 +116,7 @@ def test_presigned_urls_download_the_exact_bytes_without_a_token(
     if url.startswith(TEST_BASE_URL):
         # Local and memory storage sign links to Hangar's own download route.
         settings = make_settings()
-        repositories = build_repositories(settings)
+        repositories = open_repositories(settings)
         with TestClient(create_app(settings, Backends.assemble(repositories, storage))) as client:
             response = client.get(urlsplit(url).path + "?" + urlsplit(url).query)
         repositories.close()
@@ -132,3 +132,19 @@ def test_presigned_expiry_is_bounded_to_seven_days(storage: FileStorage, expires
     storage.upload_file("p/doc", b"x")
     with pytest.raises(ValueError, match="expires_in"):
         storage.generate_presigned_url("p/doc", expires_in=expires_in)
+
+
+def test_a_new_storage_is_bound_to_no_database(storage: FileStorage) -> None:
+    assert storage.database_ids() == frozenset()
+
+
+def test_database_bindings_are_kept_apart_from_the_keys(storage: FileStorage) -> None:
+    storage.upload_file("p/a", b"x")
+    storage.bind_database("0123456789abcdef0123456789abcdef")
+    storage.bind_database("fedcba9876543210fedcba9876543210")
+    storage.bind_database("fedcba9876543210fedcba9876543210")
+    assert storage.database_ids() == {
+        "0123456789abcdef0123456789abcdef",
+        "fedcba9876543210fedcba9876543210",
+    }
+    assert list(storage.list_keys()) == ["p/a"]

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 from typer.testing import CliRunner
 
+from app.backends import open_backends
 from app.cli import cli
 from app.core.config import get_settings
-from app.dependencies import build_backends
 from tests.conftest import SettingsFactory
 
 
@@ -39,4 +39,4 @@ def test_init_creates_tables_and_bucket(
 
     assert result.exit_code == 0, result.output
     assert "Ready: database dynamodb, storage s3" in result.output
-    build_backends(settings).close()
+    open_backends(settings).close()

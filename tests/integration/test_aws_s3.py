@@ -11,9 +11,9 @@ import httpx
 import pytest
 from boto3.s3.transfer import TransferConfig
 
+from app.backends import open_storage
 from app.core.aws import s3_client
 from app.core.headers import content_disposition
-from app.dependencies import build_storage
 from app.errors import BackendUnavailable
 from app.storage.s3 import MIB, S3Storage
 from tests.conftest import SettingsFactory
@@ -91,11 +91,11 @@ def test_start_up_without_auto_create_names_the_missing_bucket(
 ) -> None:
     settings = make_settings(storage="s3", AWS_AUTO_CREATE=False)
     with pytest.raises(BackendUnavailable, match=settings.S3_BUCKET):
-        build_storage(settings)
+        open_storage(settings)
 
 
 def test_auto_create_makes_the_bucket_once(make_settings: SettingsFactory) -> None:
     settings = make_settings(storage="s3")
-    build_storage(settings).ping()
-    build_storage(settings).ping()
-    build_storage(settings.model_copy(update={"AWS_AUTO_CREATE": False})).ping()
+    open_storage(settings).ping()
+    open_storage(settings).ping()
+    open_storage(settings.model_copy(update={"AWS_AUTO_CREATE": False})).ping()

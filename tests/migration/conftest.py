@@ -20,7 +20,7 @@ def hangar(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Settings], Cli
     deployment would) and returns a runner of `hangar` arguments."""
 
     def configure(settings: Settings) -> CliRun:
-        monkeypatch.setenv("APP_ENV", "migration-test")  # no such env file
+        monkeypatch.setenv("APP_ENV", "test")  # no such env file: the settings are all here
         for name, value in settings.model_dump(exclude={"APP_ENV"}).items():
             if value is None:
                 monkeypatch.delenv(name, raising=False)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import io
 from typing import Any
 
+from app.backends import Backends, open_backends
 from app.core.config import Settings
-from app.dependencies import Backends
-from app.migration.endpoints import open_backends
 from app.migration.engine import Migration, Report, files_of, projects_of, sha256_of
 from app.models import FileRecord, Project, User
 from app.repositories.base import every
@@ -39,6 +38,16 @@ def fill(
                 )
 
 
+def filled(settings: Settings, *, users: int) -> Settings:
+    """`settings`, once `users` users with one project of three files each are stored there."""
+    backends = open_backends(settings)
+    try:
+        fill(backends, users=users, projects=1)
+    finally:
+        backends.close()
+    return settings
+
+
 def snapshot_of(backends: Backends) -> Snapshot:
     """Everything a migration must carry, in page order, with the sha256 of every file."""
     users = list(every(backends.user_repo.list_users))
@@ -63,3 +72,8 @@ def migrate(source: Settings, target: Settings, **options: Any) -> Report:
     finally:
         source_backends.close()
         target_backends.close()
+
+
+def changes(output: str, start: str) -> int:
+    """The plain lines of a run's output (not the rows of its closing table) starting so."""
+    return sum(line.startswith(start) for line in output.splitlines())

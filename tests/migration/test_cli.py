@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from app.backends import open_backends
 from app.core.config import Settings
 from app.migration.console import progress_reporter
-from app.migration.endpoints import apply_spec, open_backends
+from app.migration.endpoints import apply_spec
 from app.migration.engine import Event, Kind, Mode, Outcome
 from tests.conftest import SettingsFactory
 from tests.migration.conftest import CliRun
@@ -87,7 +88,8 @@ def test_copy_then_rerun_then_verify_then_a_lost_file_fails_verification(
     assert verified.exit_code == 0, verified.output
     assert "counts (source/target): users 1/1, projects 1/1, files 3/3" in verified.output
 
-    lost = next(path for path in (tmp_path / "new-files").rglob("*") if path.is_file())
+    files = (tmp_path / "new-files").rglob("*")
+    lost = next(path for path in files if path.is_file() and not path.name.startswith("."))
     lost.unlink()
     failed = run("migrate", *FROM, *to, "--verify")
     assert failed.exit_code == 1

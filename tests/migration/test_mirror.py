@@ -4,17 +4,18 @@ the journal and `hangar migrate --verify` name what is missing, and `--prune` re
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
+from app.backends import open_backends
 from app.core.config import Settings
-from app.dependencies import build_backends
 from app.main import create_app
-from app.migration.mirror import MirrorJournal
+from app.mirroring import MirrorJournal
 from app.models import Project
 from app.repositories.mirror import MirroredProjectRepository, MirroredUserRepository
 from app.repositories.sql import SqlProjectRepository
@@ -30,7 +31,14 @@ class DownProjectRepository(SqlProjectRepository):
     def add_project(self, project: Project) -> Project:
         raise ConnectionError("mirror database unreachable")
 
-    def update_project(self, project: Project) -> Project:
+    def update_project_fields(
+        self,
+        project_id: str,
+        owner_id: str,
+        changes: Mapping[str, Any],
+        *,
+        expected_version: int | None = None,
+    ) -> Project:
         raise ConnectionError("mirror database unreachable")
 
 
@@ -48,7 +56,7 @@ def test_mirror_mode_journals_failures_that_verify_lists_and_prune_repairs(
         LOCAL_STORAGE_PATH=mirror_files,
         MIRROR_JOURNAL_PATH=tmp_path / "journal.jsonl",
     )
-    backends = build_backends(settings)
+    backends = open_backends(settings)
     assert isinstance(backends.user_repo, MirroredUserRepository)
     assert isinstance(backends.project_repo, MirroredProjectRepository)
     assert isinstance(backends.file_storage, MirroredStorage)
@@ -88,7 +96,7 @@ def test_mirror_mode_journals_failures_that_verify_lists_and_prune_repairs(
     assert verify.exit_code == 1
     for line in (
         f"missing from the target: project {gemini}",
-        f"differs: project {apollo} (differs in name, updated_at)",
+        f"differs: project {apollo} (differs in name, updated_at, version)",
         f"bytes differ: file {second} (bytes missing in the target)",
         "4 failed mirror write(s)",
     ):

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from app.backends import Backends, open_backends
 from app.core.config import Settings
-from app.dependencies import Backends, build_url_signer
-from app.migration.endpoints import open_backends
 from app.migration.engine import Kind, Migration, Mode, Outcome
 from app.models import FileRecord, utc_now
 from app.repositories.sql import SqlDatabase, SqlFileRepository
 from app.storage.base import Readable
 from app.storage.local import LocalStorage
+from app.storage.signing import url_signer
 from tests.conftest import SettingsFactory
 from tests.migration.support import fill, migrate, snapshot, snapshot_of
 
@@ -45,7 +45,7 @@ class DyingStorage(LocalStorage):
     """Real local storage whose process dies in the middle of an upload after `writes`."""
 
     def __init__(self, root: Path, settings: Settings, writes: int) -> None:
-        super().__init__(root, build_url_signer(settings))
+        super().__init__(root, url_signer(settings))
         self.writes = writes
 
     def upload_file(self, key: str, content: Readable | bytes) -> int:
@@ -84,7 +84,7 @@ def test_a_second_run_copies_nothing_and_bytes_lost_since_are_copied_again(
     assert again.changes == 0
     assert again.counts[Kind.FILE] == {Outcome.SAME: FILES}
     files = snapshot(target)[2]
-    storage = LocalStorage(target.LOCAL_STORAGE_PATH, build_url_signer(target))
+    storage = LocalStorage(target.LOCAL_STORAGE_PATH, url_signer(target))
     storage.delete_file(files[0].storage_key)
     storage.upload_file(files[1].storage_key, b"tampered")
     repaired = migrate(source, target)
@@ -147,10 +147,10 @@ def test_prune_deletes_what_the_source_lost_and_updates_what_changed(
     Migration(source, target).run()
     user, other = source.user_repo.list_users(limit=2).items
     project = source.project_repo.get_projects_by_user(user.id, limit=1).items[0]
-    source.project_repo.update_project(
-        project.model_copy(update={"name": "Renamed", "updated_at": utc_now()})
+    source.project_repo.update_project_fields(
+        project.id, user.id, {"name": "Renamed", "updated_at": utc_now()}
     )
-    source.user_repo.update_user(user.model_copy(update={"full_name": "New name"}))
+    source.user_repo.update_user_fields(user.id, {"full_name": "New name"})
     gone = source.project_repo.get_projects_by_user(other.id, limit=1).items[0]
     source.project_repo.delete_project(gone.id, other.id)
     for record in source.file_repo.delete_project_files(gone.id):

@@ -14,8 +14,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from app.backends import open_backends
 from app.core.config import Settings
-from app.dependencies import build_backends
 from app.main import create_app
 from tests.client_fixtures import Headers, login, register
 from tests.conftest import TEST_BASE_URL
@@ -36,7 +36,7 @@ SETTINGS = Settings(
     PUBLIC_BASE_URL=TEST_BASE_URL,
     MAX_UPLOAD_BYTES=64 * 1024,
 )
-app = create_app(SETTINGS, build_backends(SETTINGS))
+app = create_app(SETTINGS, open_backends(SETTINGS))
 # Logging out or deleting the account would end the session every other example needs.
 schema = schemathesis.openapi.from_asgi("/openapi.json", app).exclude(path_regex="/logout|/auth/me")
 

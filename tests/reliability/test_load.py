@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.servers import running_server, server_env
 from tests.reliability.load import merged, run_load, verify
-from tests.server import running_server, server_env
 
 CLIENTS = 32
 STACKS = [

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from app.backends import open_backends
 from app.core.logging import (
     REQUEST_ID_HEADER,
     TEXT_FORMAT,
@@ -19,7 +20,6 @@ from app.core.logging import (
     RequestIdFilter,
     log_config,
 )
-from app.dependencies import build_backends
 from app.main import create_app
 from app.models import User
 from app.repositories.memory import MemoryUserRepository
@@ -73,7 +73,7 @@ def test_an_unexpected_error_is_logged_with_its_request_id_and_hidden_from_the_c
     make_settings: SettingsFactory, log_lines: io.StringIO
 ) -> None:
     settings = make_settings()
-    real = build_backends(settings)
+    real = open_backends(settings)
     assert isinstance(real.user_repo, MemoryUserRepository)
     broken = dataclasses.replace(real, user_repo=BrokenUsers(real.user_repo.db))
     with TestClient(create_app(settings, broken), raise_server_exceptions=False) as client:

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from app.context import AppContext
 from app.core.config import Settings
-from app.dependencies import AppContext
 from app.main import create_app
 from tests.client_fixtures import Headers, files_url, upload
 from tests.conftest import SettingsFactory

@@ -7,8 +7,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from app.context import AppContext
 from app.core.config import Settings
-from app.dependencies import AppContext
 from tests.client_fixtures import (
     NOT_FOUND,
     Headers,

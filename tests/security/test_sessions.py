@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from app.context import AppContext
 from app.core.config import Settings
-from app.dependencies import AppContext
 from tests.client_fixtures import (
     PASSWORD,
     Headers,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from tests.client_fixtures import PASSWORD, register
+from tests.client_fixtures import PASSWORD, login, register
 from tests.conftest import API_STACKS, SettingsFactory
 
 LOGIN = "/api/v1/auth/login"
@@ -78,3 +78,30 @@ def test_unknown_email_and_wrong_password_get_the_same_answer(strict_client: Tes
     )
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json() == unknown.json()
+
+
+CONFIRMATIONS = {
+    "password change": (
+        "POST",
+        "/api/v1/auth/me/password",
+        lambda password: {"current_password": password, "new_password": "a new password"},
+    ),
+    "account deletion": ("DELETE", "/api/v1/auth/me", lambda password: {"password": password}),
+}
+
+
+@pytest.mark.parametrize("confirmation", CONFIRMATIONS.values(), ids=CONFIRMATIONS)
+def test_wrong_password_confirmations_are_throttled_like_logins(
+    strict_client: TestClient, confirmation: tuple[str, str, Callable[[str], dict[str, str]]]
+) -> None:
+    """A stolen access token buys no more guesses at the password than a login form."""
+    method, url, body = confirmation
+    register(strict_client, "ada@example.com")
+    headers = login(strict_client, "ada@example.com")
+    for _ in range(3):
+        response = strict_client.request(method, url, json=body("wrong-password"), headers=headers)
+        assert response.status_code == 403
+    refused = strict_client.request(method, url, json=body(PASSWORD), headers=headers)
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["retry-after"]) <= 600
+    assert attempt(strict_client, "ada@example.com", PASSWORD)[0] == 429

@@ -8,8 +8,8 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 
+from app.context import AppContext
 from app.core.config import Settings
-from app.dependencies import AppContext
 from tests.client_fixtures import Headers
 
 

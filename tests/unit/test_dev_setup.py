@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from app.core.config import get_settings
+from app.core.config import Settings, get_settings, load_settings
 from app.dev_setup import PARTS, DevRepositories, setup_local_dev
 from app.repositories.base import FileRepository, ProjectRepository, UserRepository
 from app.routers.auth.interface import UserRegister
@@ -19,6 +20,7 @@ from app.routers.projects.interface import ProjectCreate
 from app.routers.projects.services import create_project, list_projects
 from app.storage.base import FileStorage
 
+REPOSITORY = Path(__file__).parents[2]
 PROFILE_KEYS = {
     "APP_ENV",
     "DATABASE_TYPE",
@@ -142,3 +144,16 @@ def test_repositories_read_as_a_mapping_of_the_backends(cwd: Path, root: Path) -
     assert repos["user_repo"] is repos.backends.user_repo
     with pytest.raises(KeyError):
         repos["closers"]
+
+
+def test_setup_local_dev_and_the_local_profile_open_the_same_files(cwd: Path) -> None:
+    """`make run` (the `local` profile, `.env.local`), an absent profile and a notebook
+    share one database with the storage they share."""
+    shutil.copy(REPOSITORY / ".env.local", cwd / ".env.local")
+    profile, no_profile = load_settings("local"), Settings(_env_file=None)
+    repos = setup_local_dev(cwd)
+    repos.close()
+    for settings in (profile, no_profile):
+        assert settings.DATABASE_TYPE == repos.settings.DATABASE_TYPE
+        for name in ("DUCKDB_PATH", "SQLITE_PATH", "LOCAL_STORAGE_PATH"):
+            assert getattr(settings, name).resolve() == getattr(repos.settings, name), name

@@ -15,15 +15,15 @@ from typing import Any
 import duckdb
 import pytest
 
+from app.backends import open_repositories
 from app.core.config import Settings
-from app.dependencies import Repositories, build_repositories
-from app.errors import EmailAlreadyRegistered, NotFound
+from app.errors import EmailAlreadyRegistered, NotFound, VersionMismatch
 from app.models import RefreshToken, Session, User, new_id, utc_now
-from app.repositories.base import LoginAttemptRepository
+from app.repositories.base import LoginAttemptRepository, Repositories
 from app.repositories.cached import CachedDatabase, CachedUserRepository, _WriteThrough, load
 from app.repositories.memory import MemoryDatabase, MemoryLoginAttemptRepository
 from tests.conftest import SettingsFactory
-from tests.contract.test_repositories import T0, make_file, make_project
+from tests.contract.test_repositories import T0, add_owner, make_file, make_project
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def settings(make_settings: SettingsFactory) -> Settings:
 
 @pytest.fixture
 def repos(settings: Settings) -> Iterator[Repositories]:
-    repositories = build_repositories(settings)
+    repositories = open_repositories(settings)
     yield repositories
     repositories.close()
 
@@ -69,16 +69,18 @@ def write_one_of_everything(repositories: Repositories) -> None:
     users, projects = repositories.user_repo, repositories.project_repo
     files, sessions = repositories.file_repo, repositories.session_repo
     ada = users.create_user("ada@example.com", "hash", "Ada")
-    users.update_user(ada.model_copy(update={"full_name": "Ada L."}))
+    users.update_user_fields(ada.id, {"full_name": "Ada L."})
     gone = users.create_user("gone@example.com", "hash")
     users.delete_user(gone.id)
     kept = [
         projects.add_project(make_project(ada.id, f"p{i}", T0 + timedelta(i))) for i in range(3)
     ]
-    projects.update_project(kept[0].model_copy(update={"name": "renamed"}))
+    projects.update_project_fields(kept[0].id, ada.id, {"name": "renamed"})
     projects.delete_project(kept[1].id, ada.id)
     for i in range(3):
-        files.add_file(make_file(kept[2].id, T0 + timedelta(seconds=i)))
+        files.add_file(
+            make_file(kept[2].id, T0 + timedelta(seconds=i)).model_copy(update={"owner_id": ada.id})
+        )
     files.delete_project_files(kept[0].id)
     session = Session(id=new_id(), user_id=ada.id, created_at=T0, expires_at=T0 + timedelta(1))
     token = RefreshToken(
@@ -91,13 +93,13 @@ def write_one_of_everything(repositories: Repositories) -> None:
 
 
 def test_writes_through_the_cache_are_what_the_next_process_loads(settings: Settings) -> None:
-    first = build_repositories(settings)
+    first = open_repositories(settings)
     write_one_of_everything(first)
     assert_cache_is_the_file(first)
     written = tables(cache_of(first).memory)
     first.close()
 
-    reopened = build_repositories(settings)
+    reopened = open_repositories(settings)
     try:
         assert cache_of(reopened) is not cache_of(first), "the last close drops the copy"
         assert tables(cache_of(reopened).memory) == written
@@ -117,9 +119,13 @@ def test_a_failed_durable_write_leaves_the_copy_unchanged(repos: Repositories) -
     with pytest.raises(EmailAlreadyRegistered):
         repos.user_repo.add_user(twin)
     with pytest.raises(NotFound):
-        repos.project_repo.update_project(make_project(ada.id))
+        repos.project_repo.update_project_fields(new_id(), ada.id, {"name": "x"})
+    with pytest.raises(VersionMismatch):
+        repos.project_repo.update_project_fields(
+            project.id, ada.id, {"name": "x"}, expected_version=2
+        )
     with pytest.raises(NotFound):
-        repos.user_repo.update_user(twin)
+        repos.user_repo.update_user_fields(twin.id, {"full_name": "Twin"})
     # The engine's own error, untranslated: a second project under a taken primary key.
     with pytest.raises(duckdb.ConstraintException):
         repos.project_repo.add_project(project.model_copy(update={"name": "impostor"}))
@@ -128,7 +134,7 @@ def test_a_failed_durable_write_leaves_the_copy_unchanged(repos: Repositories) -
 
 
 def test_two_builds_on_one_file_share_one_copy_until_the_last_close(settings: Settings) -> None:
-    first, second = build_repositories(settings), build_repositories(settings)
+    first, second = open_repositories(settings), open_repositories(settings)
     assert cache_of(first) is cache_of(second)
     ada = first.user_repo.create_user("ada@example.com", "hash")
     assert second.user_repo.get_user(ada.id) == ada
@@ -141,7 +147,7 @@ def test_two_builds_on_one_file_share_one_copy_until_the_last_close(settings: Se
     assert second.user_repo.get_user(bob.id) == bob
     second.close()
 
-    third = build_repositories(settings)
+    third = open_repositories(settings)
     try:
         assert {u.email for u in third.user_repo.list_users(limit=10).items} == {
             "ada@example.com",
@@ -152,6 +158,7 @@ def test_two_builds_on_one_file_share_one_copy_until_the_last_close(settings: Se
 
 
 def test_concurrent_writers_leave_the_copy_equal_to_the_file(repos: Repositories) -> None:
+    add_owner(repos.user_repo, "owner")
     project = repos.project_repo.create_project("owner", "contended")
     start = threading.Barrier(8)
 
@@ -159,7 +166,7 @@ def test_concurrent_writers_leave_the_copy_equal_to_the_file(repos: Repositories
         start.wait()
         for n in range(50):
             change = {"name": f"{worker}-{n}", "updated_at": utc_now()}
-            repos.project_repo.update_project(project.model_copy(update=change))
+            repos.project_repo.update_project_fields(project.id, "owner", change)
             repos.attempt_repo.record_failure("k", T0, T0 - timedelta(minutes=15))
             if n % 10 == 0:
                 repos.project_repo.create_project("owner", f"new-{worker}-{n}")
@@ -174,7 +181,7 @@ def test_concurrent_writers_leave_the_copy_equal_to_the_file(repos: Repositories
 
 
 def test_a_cached_repository_that_forgets_a_write_is_refused_when_defined() -> None:
-    with pytest.raises(TypeError, match=r"\['clear', 'record_failure'\]"):
+    with pytest.raises(TypeError, match=r"\['clear', 'record_failure', 'remove_failure'\]"):
 
         class Forgetful(_WriteThrough[LoginAttemptRepository], MemoryLoginAttemptRepository):
             reads = frozenset({"get_window"})

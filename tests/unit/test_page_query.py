@@ -1,17 +1,17 @@
-"""List routes read `?limit=&cursor=` with `PageQuery` instead of FastAPI's per-parameter
-solving: their docs and their errors must be what FastAPI gives for the same parameters
-declared the usual way, which `declared()` does as the oracle."""
+"""List routes read `?limit=&cursor=` as one `PageQuery` query model: their docs and their
+errors must be what FastAPI gives for the same parameters declared one by one, which
+`declared()` does as the oracle."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 import pytest
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Query
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from app.routers.common import PAGE_QUERY_DOCS, PageQuery
+from app.routers.schemas import PageQuery
 
 
 def declared() -> FastAPI:
@@ -32,9 +32,8 @@ def declared() -> FastAPI:
 def read_by_model() -> FastAPI:
     app = FastAPI()
 
-    @app.get("/items", openapi_extra=PAGE_QUERY_DOCS)
-    async def items(request: Request) -> dict[str, Any]:
-        query = PageQuery.of(request)
+    @app.get("/items")
+    async def items(query: Annotated[PageQuery, Query()]) -> dict[str, Any]:
         return {"limit": query.limit, "cursor": query.cursor}
 
     return app

@@ -12,7 +12,6 @@ from pydantic import BaseModel
 from app.models import FileRecord, Page, Project
 from app.routers.common import (
     ITEM_JSON_CACHE_SIZE,
-    PageOut,
     _written,
     item_response,
     items_json,
@@ -20,6 +19,7 @@ from app.routers.common import (
 )
 from app.routers.files.interface import FileOut
 from app.routers.projects.interface import ProjectOut
+from app.routers.schemas import PageOut
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import threading
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,23 +18,34 @@ from app.core.headers import content_disposition
 from app.core.pagination import CursorCodec
 from app.core.security import AccessTokens, PasswordHasher
 from app.errors import (
+    BackendUnavailable,
     EmailAlreadyRegistered,
     FileTooLarge,
     InvalidCredentials,
     InvalidCursor,
     InvalidToken,
     NotFound,
+    PasswordMismatch,
+    TooManyAttempts,
 )
 from app.models import FileRecord, PageKey, User
 from app.repositories.memory import (
     MemoryDatabase,
     MemoryFileRepository,
+    MemoryLoginAttemptRepository,
     MemoryProjectRepository,
     MemorySessionRepository,
     MemoryUserRepository,
 )
 from app.routers.auth.interface import UserRegister
-from app.routers.auth.services import authenticate, login, register_user
+from app.routers.auth.services import (
+    authenticate,
+    change_password,
+    delete_account,
+    login,
+    register_user,
+)
+from app.routers.auth.throttle import LoginThrottle
 from app.routers.files import services as files
 from app.routers.projects import services as projects
 from app.routers.projects.interface import ProjectCreate, ProjectUpdate
@@ -109,15 +124,134 @@ def test_a_hash_made_with_older_parameters_is_upgraded_on_login(
 def test_a_corrupt_stored_hash_is_bad_credentials_not_a_crash(
     users: MemoryUserRepository, owner: User
 ) -> None:
-    users.update_user(owner.model_copy(update={"password_hash": "garbage"}))
+    users.update_user_fields(owner.id, {"password_hash": "garbage"})
     with pytest.raises(InvalidCredentials):
         authenticate("ada@example.com", "password1", repo=users, hasher=FAST)
 
 
 def test_an_inactive_user_cannot_log_in(users: MemoryUserRepository, owner: User) -> None:
-    users.update_user(owner.model_copy(update={"is_active": False}))
+    users.update_user_fields(owner.id, {"is_active": False})
     with pytest.raises(InvalidCredentials):
         authenticate("ada@example.com", "password1", repo=users, hasher=FAST)
+
+
+TOKENS = AccessTokens("k" * 32, 60, 3600)
+
+
+def strict_throttle(db: MemoryDatabase) -> LoginThrottle:
+    return LoginThrottle(MemoryLoginAttemptRepository(db), max_per_account=3, max_per_address=8)
+
+
+def ada_logs_in(password: str, *, repo: MemoryUserRepository, throttle: LoginThrottle) -> None:
+    """Ada's login from 10.0.0.1, through `throttle`."""
+    login(
+        "ada@example.com",
+        password,
+        client_address="10.0.0.1",
+        repo=repo,
+        sessions=MemorySessionRepository(repo.db),
+        hasher=FAST,
+        tokens=TOKENS,
+        throttle=throttle,
+    )
+
+
+def test_concurrent_wrong_logins_get_no_more_than_the_limit_checked(
+    db: MemoryDatabase, users: MemoryUserRepository, owner: User
+) -> None:
+    throttle = strict_throttle(db)
+    start = threading.Barrier(12)
+
+    def guess(n: int) -> str:
+        start.wait()
+        try:
+            ada_logs_in(f"wrong-{n}", repo=users, throttle=throttle)
+        except (InvalidCredentials, TooManyAttempts) as error:
+            return type(error).__name__
+        return "logged in"
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        outcomes = Counter(pool.map(guess, range(12)))
+    assert outcomes == {"InvalidCredentials": 3, "TooManyAttempts": 9}
+    address = throttle.attempts.get_window("address:10.0.0.1")
+    assert address is not None and address.failures == 3
+
+
+def test_a_right_password_clears_the_account_and_gives_the_address_its_attempt_back(
+    db: MemoryDatabase, users: MemoryUserRepository, owner: User
+) -> None:
+    throttle = strict_throttle(db)
+    for password in ("wrong-1", "wrong-2", "password1"):
+        with contextlib.suppress(InvalidCredentials):
+            ada_logs_in(password, repo=users, throttle=throttle)
+    assert throttle.attempts.get_window("account:ada@example.com") is None
+    address = throttle.attempts.get_window("address:10.0.0.1")
+    assert address is not None and address.failures == 2
+
+
+class UnreachableUsers(MemoryUserRepository):
+    """The database goes away in the middle of a login."""
+
+    def get_user_by_email(self, email: str) -> User | None:
+        raise BackendUnavailable("The database is not answering")
+
+
+def test_a_login_the_database_could_not_answer_is_not_counted(
+    db: MemoryDatabase, owner: User
+) -> None:
+    throttle = strict_throttle(db)
+    for _ in range(5):
+        with pytest.raises(BackendUnavailable):
+            ada_logs_in("password1", repo=UnreachableUsers(db), throttle=throttle)
+    for key in ("account:ada@example.com", "address:10.0.0.1"):
+        window = throttle.attempts.get_window(key)
+        assert window is None or window.failures == 0
+
+
+def test_wrong_password_confirmations_count_against_the_account_like_logins(
+    db: MemoryDatabase, users: MemoryUserRepository, owner: User, storage: MemoryStorage
+) -> None:
+    """Three wrong guesses, some to change the password, some to delete the account, close
+    all three ways in, to the right password too."""
+    throttle, sessions = strict_throttle(db), MemorySessionRepository(db)
+    projects, files = MemoryProjectRepository(db), MemoryFileRepository(db)
+
+    def change(password: str) -> None:
+        change_password(
+            owner,
+            password,
+            "a new password",
+            session_id="s",
+            repo=users,
+            sessions=sessions,
+            hasher=FAST,
+            throttle=throttle,
+        )
+
+    def delete(password: str) -> None:
+        delete_account(
+            owner,
+            password,
+            repo=users,
+            sessions=sessions,
+            project_repo=projects,
+            file_repo=files,
+            storage=storage,
+            hasher=FAST,
+            throttle=throttle,
+        )
+
+    with pytest.raises(PasswordMismatch):
+        change("wrong-1")
+    for guess in ("wrong-2", "wrong-3"):
+        with pytest.raises(PasswordMismatch):
+            delete(guess)
+    for confirm in (change, delete):
+        with pytest.raises(TooManyAttempts):
+            confirm("password1")
+    with pytest.raises(TooManyAttempts):
+        ada_logs_in("password1", repo=users, throttle=throttle)
+    assert users.get_user(owner.id) == owner
 
 
 def test_projects_are_scoped_to_their_owner(
@@ -244,6 +378,7 @@ def test_settings_come_from_the_profiles_env_file_and_the_environment_wins(
         monkeypatch.delenv(name, raising=False)
     (tmp_path / ".env.staging").write_text(
         "DATABASE_TYPE=sqlite\nMAX_UPLOAD_BYTES=123\nCORS_ORIGINS=https://a.example, https://b.example\n"
+        f"SECRET_KEY={'s' * 32}\n"
     )
     monkeypatch.setenv("APP_ENV", "staging")
     monkeypatch.setenv("MAX_UPLOAD_BYTES", "456")

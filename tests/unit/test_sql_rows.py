@@ -7,8 +7,8 @@ from app.repositories.sql import KNOWN_ROWS_PER_TABLE, SqlProjectRepository, to_
 from tests.contract.test_repositories import T0
 
 
-def row(i: int, name: str = "Apollo") -> tuple[str | None, ...]:
-    return (f"p{i}", "owner", name, None, to_text(T0), to_text(T0))
+def row(i: int, name: str = "Apollo") -> tuple[str | int | None, ...]:
+    return (f"p{i}", "owner", name, None, to_text(T0), to_text(T0), 1)
 
 
 def test_equal_rows_share_one_model_and_a_changed_row_gets_its_own() -> None:

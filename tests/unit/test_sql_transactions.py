@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.dependencies import Repositories, build_repositories
+from app.backends import open_repositories
+from app.repositories.base import Repositories
 from tests.conftest import SettingsFactory
 from tests.contract.test_repositories import make_session, make_token
 
@@ -16,7 +17,7 @@ SQL_DATABASES = ["sqlite", "duckdb-nocache"]
 
 @pytest.fixture(params=SQL_DATABASES)
 def repos(request: pytest.FixtureRequest, make_settings: SettingsFactory) -> Iterator[Repositories]:
-    repositories = build_repositories(make_settings(database=request.param))
+    repositories = open_repositories(make_settings(database=request.param))
     yield repositories
     repositories.close()
 

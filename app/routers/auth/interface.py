@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Any
 
+from email_validator import EmailNotValidError, validate_email
 from pydantic import BeforeValidator, EmailStr, Field
 
-from app.routers.common import Schema
+from app.routers.schemas import Schema
 
 
 def normalise_email(value: Any) -> Any:
-    """One account per address, however it is typed: trimmed and lower-cased."""
-    return value.strip().lower() if isinstance(value, str) else value
+    """One account per address, however it is typed: the one spelling registration stores and
+    login, authentication and migration look up. That is email-validator's normal form (the
+    local part NFC-normalised; the domain in Unicode after IDNA mapping, so `xn--bcher-kva` and
+    `BÜCHER` become `bücher`, full-width letters plain ones), lower-cased whole as Hangar
+    always has; addresses registered before have it already (EmailStr is email-validator).
+    Text that is no address is only trimmed and lower-cased: registration then refuses it, and
+    a login with it fails like any unknown one."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    with contextlib.suppress(EmailNotValidError):
+        text = validate_email(text, check_deliverability=False).normalized
+    return unicodedata.normalize("NFC", text.lower())
 
 
 Email = Annotated[EmailStr, BeforeValidator(normalise_email)]

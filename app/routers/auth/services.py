@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -12,7 +13,7 @@ from app.core.security import (
     hash_refresh_token,
     new_refresh_token,
 )
-from app.errors import InvalidCredentials, InvalidToken, PasswordMismatch
+from app.errors import InvalidCredentials, InvalidToken, NotFound, PasswordMismatch
 from app.models import RefreshToken, Session, User, new_id, utc_now
 from app.repositories.base import (
     FileRepository,
@@ -21,7 +22,7 @@ from app.repositories.base import (
     UserRepository,
 )
 from app.routers.auth.interface import UserRegister, UserUpdate, normalise_email
-from app.routers.auth.throttle import LoginThrottle
+from app.routers.auth.throttle import LoginThrottle, guarded
 from app.routers.projects.services import delete_project
 from app.storage.base import FileStorage
 
@@ -55,7 +56,7 @@ def authenticate(
     if not valid or not user.is_active:
         raise InvalidCredentials()
     if new_hash is not None:
-        user = repo.update_user(user.model_copy(update={"password_hash": new_hash}))
+        user = repo.update_user_fields(user.id, {"password_hash": new_hash})
     return user
 
 
@@ -102,18 +103,11 @@ def login(
     tokens: AccessTokens,
     throttle: LoginThrottle | None = None,
 ) -> TokenPair:
-    """Exchange credentials for an access and a refresh token, within the throttle's limits."""
+    """Exchange credentials for an access and a refresh token, within the throttle's limits
+    (TooManyAttempts before the password is checked)."""
     account = normalise_email(email)
-    if throttle is not None:
-        throttle.check(account, client_address)
-    try:
+    with guarded(throttle, account, client_address):
         user = authenticate(account, password, repo=repo, hasher=hasher)
-    except InvalidCredentials:
-        if throttle is not None:
-            throttle.failed(account, client_address)
-        raise
-    if throttle is not None:
-        throttle.succeeded(account)
     return start_session(user, sessions=sessions, tokens=tokens)
 
 
@@ -160,14 +154,21 @@ def authorize(
 
 
 def update_me(user: User, data: UserUpdate, *, repo: UserRepository) -> User:
-    """Change the profile fields that were sent."""
-    return repo.update_user(user.model_copy(update=data.model_dump(exclude_unset=True)))
+    """Change the profile fields that were sent, and only those: a password changed since
+    `user` was read stays changed."""
+    changes = data.model_dump(exclude_unset=True)
+    return repo.update_user_fields(user.id, changes) if changes else user
 
 
-def _confirm_password(user: User, password: str, hasher: PasswordHasher) -> None:
-    valid, _ = hasher.verify_and_update(password, user.password_hash)
-    if not valid:
-        raise PasswordMismatch()
+def _confirm_password(
+    user: User, password: str, hasher: PasswordHasher, *, throttle: LoginThrottle | None = None
+) -> None:
+    """PasswordMismatch unless `password` is the user's; a wrong one counts against the account
+    like a failed login (a stolen token must not buy unlimited guesses)."""
+    with guarded(throttle, user.email):
+        valid, _ = hasher.verify_and_update(password, user.password_hash)
+        if not valid:
+            raise PasswordMismatch()
 
 
 def change_password(
@@ -179,11 +180,12 @@ def change_password(
     repo: UserRepository,
     sessions: SessionRepository,
     hasher: PasswordHasher,
+    throttle: LoginThrottle | None = None,
 ) -> None:
     """Set a new password and sign out every other session: whoever knew the old password
-    loses access, the caller keeps theirs."""
-    _confirm_password(user, current_password, hasher)
-    repo.update_user(user.model_copy(update={"password_hash": hasher.hash(new_password)}))
+    loses access, the caller keeps theirs. Guesses of the current one are throttled."""
+    _confirm_password(user, current_password, hasher, throttle=throttle)
+    repo.update_user_fields(user.id, {"password_hash": hasher.hash(new_password)})
     sessions.revoke_user_sessions(user.id, keep=session_id)
 
 
@@ -197,15 +199,29 @@ def delete_account(
     file_repo: FileRepository,
     storage: FileStorage,
     hasher: PasswordHasher,
+    throttle: LoginThrottle | None = None,
 ) -> None:
     """Delete the user with everything they own: sessions are revoked first so nothing new
-    happens meanwhile, the user record goes last so a failure can be retried by logging in."""
-    _confirm_password(user, password, hasher)
+    happens meanwhile, the user record goes last so a failure can be retried by logging in.
+    A request authenticated before the revocation may still create a project until the user
+    is gone (after that, `add_project` refuses it), so the projects are swept once more after
+    the user. Guesses of the password are throttled."""
+    _confirm_password(user, password, hasher, throttle=throttle)
     sessions.revoke_user_sessions(user.id)
-    while page := project_repo.get_projects_by_user(user.id, limit=100).items:
-        for project in page:
-            delete_project(
-                project.id, owner=user, repo=project_repo, file_repo=file_repo, storage=storage
-            )
+    _delete_projects(user, project_repo=project_repo, file_repo=file_repo, storage=storage)
     sessions.delete_user_sessions(user.id)
     repo.delete_user(user.id)
+    _delete_projects(user, project_repo=project_repo, file_repo=file_repo, storage=storage)
+
+
+def _delete_projects(
+    user: User, *, project_repo: ProjectRepository, file_repo: FileRepository, storage: FileStorage
+) -> None:
+    """Delete the user's projects until none is left; one deleted meanwhile by another request
+    (NotFound) is gone, as wanted."""
+    while page := project_repo.get_projects_by_user(user.id, limit=100).items:
+        for project in page:
+            with suppress(NotFound):
+                delete_project(
+                    project.id, owner=user, repo=project_repo, file_repo=file_repo, storage=storage
+                )

@@ -4,27 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Query, Request, Response, UploadFile, status
+from fastapi import APIRouter, Depends, File, Query, Response, UploadFile, status
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from app.dependencies import AuthenticatedRoute, Caller
+from app.dependencies import Context, CurrentUser, FileRepo, ProjectRepo, Storage, call
 from app.models import FileRecord
-from app.routers.common import (
-    PAGE_QUERY_DOCS,
-    PageOut,
-    Paging,
-    item_response,
-    responses,
-)
-from app.routers.downloads import stream_download
+from app.routers.common import UNAUTHORIZED, Paging, item_response, responses
+from app.routers.downloads import BYTES, stream_download
 from app.routers.files import services
 from app.routers.files.interface import FileOut, PresignedUrlOut
+from app.routers.schemas import PageOut, PageQuery
 from app.storage.base import MAX_PRESIGN_SECONDS
 
-router = APIRouter(
-    prefix="/projects/{project_id}/files", tags=["files"], route_class=AuthenticatedRoute
-)
+router = APIRouter(prefix="/projects/{project_id}/files", tags=["files"], responses=UNAUTHORIZED)
 NOT_FOUND = responses(_404="No such project or file, or not yours")
 
 
@@ -36,23 +29,28 @@ NOT_FOUND = responses(_404="No such project or file, or not yours")
 )
 async def upload_file(
     project_id: str,
-    file: Annotated[UploadFile, File(description="The file's bytes.")],
-    request: Request,
+    file: Annotated[
+        UploadFile, File(description="The file's bytes.", json_schema_extra={"format": "binary"})
+    ],
+    owner: CurrentUser,
+    projects: ProjectRepo,
+    files: FileRepo,
+    storage: Storage,
+    context: Context,
 ) -> FileRecord:
-    """Upload a file into a project; the body is streamed to storage in chunks."""
-    caller = Caller.of(request)
-    backends = caller.backends
+    """Upload a file into a project; the body is streamed to storage in chunks. A multipart
+    body without a bearer token is refused before it is read (`BodySizeLimitMiddleware`)."""
     return await run_in_threadpool(
         services.upload_file,
         project_id,
         file.file,
-        owner=caller.user,
+        owner=owner,
         filename=file.filename,
         content_type=file.content_type,
-        max_bytes=caller.context.settings.MAX_UPLOAD_BYTES,
-        project_repo=backends.project_repo,
-        file_repo=backends.file_repo,
-        storage=backends.file_storage,
+        max_bytes=context.settings.MAX_UPLOAD_BYTES,
+        project_repo=projects,
+        file_repo=files,
+        storage=storage,
     )
 
 
@@ -60,82 +58,86 @@ async def upload_file(
     "",
     response_model=PageOut[FileOut],
     responses=responses(_400="Bad cursor", _404="No such project, or not yours"),
-    openapi_extra=PAGE_QUERY_DOCS,
 )
-async def list_files(project_id: str, request: Request) -> Response:
+async def list_files(
+    project_id: str,
+    query: Annotated[PageQuery, Query()],
+    owner: CurrentUser,
+    projects: ProjectRepo,
+    files: FileRepo,
+    context: Context,
+) -> Response:
     """A project's files, newest first, a page at a time."""
-    caller = Caller.of(request)
-    paging = Paging.of(request, caller.context.cursors, f"files:{project_id}")
-    backends = caller.backends
-    page = await backends.call(
+    paging = Paging.of(query, context.cursors, f"files:{project_id}")
+    page = await call(
         services.list_files,
         project_id,
-        owner=caller.user,
-        project_repo=backends.project_repo,
-        file_repo=backends.file_repo,
+        owner=owner,
+        project_repo=projects,
+        file_repo=files,
         limit=paging.limit,
         after=paging.after,
     )
     return paging.response(page, FileOut)
 
 
-async def _owned_file(project_id: str, file_id: str, caller: Caller) -> FileRecord:
-    backends = caller.backends
-    return await backends.call(
-        services.get_file,
-        project_id,
-        file_id,
-        owner=caller.user,
-        project_repo=backends.project_repo,
-        file_repo=backends.file_repo,
+async def get_owned_file(
+    project_id: str, file_id: str, owner: CurrentUser, projects: ProjectRepo, files: FileRepo
+) -> FileRecord:
+    """The file of the path, if it is in one of the caller's projects (404 otherwise)."""
+    return await call(
+        services.get_file, project_id, file_id, owner=owner, project_repo=projects, file_repo=files
     )
 
 
+OwnedFile = Annotated[FileRecord, Depends(get_owned_file)]
+
+
 @router.get("/{file_id}", response_model=FileOut, responses=NOT_FOUND)
-async def get_file(project_id: str, file_id: str, request: Request) -> Response:
+async def get_file(record: OwnedFile) -> Response:
     """One file's metadata."""
-    return item_response(await _owned_file(project_id, file_id, Caller.of(request)), FileOut)
+    return item_response(record, FileOut)
 
 
-@router.get("/{file_id}/content", response_class=StreamingResponse, responses=NOT_FOUND)
-async def download_file(project_id: str, file_id: str, request: Request) -> StreamingResponse:
+@router.get(
+    "/{file_id}/content", response_class=StreamingResponse, responses={**BYTES, **NOT_FOUND}
+)
+async def download_file(record: OwnedFile, storage: Storage) -> StreamingResponse:
     """The file's bytes, as an attachment."""
-    caller = Caller.of(request)
-    record = await _owned_file(project_id, file_id, caller)
-    storage = caller.backends.file_storage
     chunks = await run_in_threadpool(services.open_file, record, storage=storage)
     return stream_download(chunks, record.filename, record.content_type, record.size)
 
 
 @router.get("/{file_id}/url", response_model=PresignedUrlOut, responses=NOT_FOUND)
 async def presign_file(
-    project_id: str,
-    file_id: str,
-    request: Request,
+    record: OwnedFile,
+    storage: Storage,
     expires_in: Annotated[int, Query(ge=1, le=MAX_PRESIGN_SECONDS)] = 3600,
 ) -> PresignedUrlOut:
     """A link that downloads the file without a token until it expires (7 days at most)."""
-    caller = Caller.of(request)
-    record = await _owned_file(project_id, file_id, caller)
-    backends = caller.backends
-    url, expires_at = await backends.call(
-        services.presign_file, record, storage=backends.file_storage, expires_in=expires_in
+    url, expires_at = await call(
+        services.presign_file, record, storage=storage, expires_in=expires_in
     )
     return PresignedUrlOut(url=url, expires_at=expires_at)
 
 
 @router.delete("/{file_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
-async def delete_file(project_id: str, file_id: str, request: Request) -> Response:
+async def delete_file(
+    project_id: str,
+    file_id: str,
+    owner: CurrentUser,
+    projects: ProjectRepo,
+    files: FileRepo,
+    storage: Storage,
+) -> Response:
     """Delete a file's metadata and bytes."""
-    caller = Caller.of(request)
-    backends = caller.backends
-    await backends.call(
+    await call(
         services.delete_file,
         project_id,
         file_id,
-        owner=caller.user,
-        project_repo=backends.project_repo,
-        file_repo=backends.file_repo,
-        storage=backends.file_storage,
+        owner=owner,
+        project_repo=projects,
+        file_repo=files,
+        storage=storage,
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

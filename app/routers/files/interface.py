@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from app.routers.common import Schema
+from app.routers.schemas import Schema
 
 
 class FileOut(Schema):

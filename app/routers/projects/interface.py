@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, model_validator
 
-from app.routers.common import Schema
+from app.routers.schemas import Schema
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Description = Annotated[str, Field(max_length=5000)]
@@ -38,3 +38,5 @@ class ProjectOut(Schema):
     owner_id: str
     created_at: datetime
     updated_at: datetime
+    version: int
+    """Its ETag, unquoted: one more on every update."""

@@ -30,12 +30,19 @@ def list_projects(
 
 
 def update_project(
-    project_id: str, data: ProjectUpdate, *, owner: User, repo: ProjectRepository
+    project_id: str,
+    data: ProjectUpdate,
+    *,
+    owner: User,
+    repo: ProjectRepository,
+    expected_version: int | None = None,
 ) -> Project:
-    """Change the fields that were sent."""
-    project = get_owned_project(project_id, owner=owner, repo=repo)
-    changes = data.model_dump(exclude_unset=True)
-    return repo.update_project(project.model_copy(update={**changes, "updated_at": utc_now()}))
+    """Change the fields that were sent, and only those, in one atomic write; with
+    `expected_version`, only if the project is still at it (else VersionMismatch)."""
+    changes = {**data.model_dump(exclude_unset=True), "updated_at": utc_now()}
+    return repo.update_project_fields(
+        project_id, owner.id, changes, expected_version=expected_version
+    )
 
 
 def delete_project(

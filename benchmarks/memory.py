@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterator
 from contextlib import suppress
 from pathlib import Path
 
-from app.bench import workload as w
-from app.bench.http import API
-from app.bench.report import MemoryResult
-from app.bench.servers import free_port, hangar_command, peak_rss_kib, rss_kib, running, stack_env
+from benchmarks import workload as w
+from benchmarks.http import API
+from benchmarks.report import MemoryResult
+from benchmarks.servers import peak_rss_kib, rss_kib, running_server, stack_env
 
 Log = Callable[[str], None]
 
@@ -141,11 +141,10 @@ def measure_storage(
     storage: str, folder: Path, size_mib: int, aws_endpoint: str | None, log: Log
 ) -> MemoryResult:
     size = size_mib * w.MIB
-    port = free_port()
     stack = w.Stack("memory", storage)
     env = stack_env(stack, folder, aws_endpoint, MAX_UPLOAD_BYTES=str(size + w.MIB))
-    command = hangar_command(port, 1)
-    with running(command, port=port, ready_path=f"{API}/health", folder=folder, env=env) as server:
+    with running_server(folder, env, log=folder / "server.log") as server:
+        port, pid = server.port, server.process.pid
         user = json.dumps({"email": w.email(0), "password": w.PASSWORD}).encode()
         _json(port, "POST", f"{API}/auth/register", user, **{"Content-Type": "application/json"})
         form = f"username={w.email(0)}&password={w.PASSWORD}".encode()
@@ -160,10 +159,10 @@ def measure_storage(
         project = _json(port, "POST", f"{API}/projects", b'{"name": "big"}', **auth)["id"]
         files = f"{API}/projects/{project}/files"
         _upload(port, files, w.MIB, token)  # warm-up: first multipart parse, first storage write
-        baseline = rss_kib(server.pid)
-        with RssSampler(server.pid) as uploading:
+        baseline = rss_kib(pid)
+        with RssSampler(pid) as uploading:
             record, up_seconds = _upload(port, files, size, token)
-        with RssSampler(server.pid) as downloading:
+        with RssSampler(pid) as downloading:
             received, down_seconds = _download(port, f"{files}/{record['id']}/content", token)
         if received != size:
             raise RuntimeError(f"download returned {received} of {size} bytes")

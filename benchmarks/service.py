@@ -18,17 +18,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from app.bench import workload as w
-from app.bench.report import Report, Result, summarise
+from app.context import AppContext
 from app.core.config import Settings
 from app.core.security import PasswordHasher
-from app.dependencies import AppContext
 from app.models import User
 from app.routers.auth import services as auth
 from app.routers.auth.interface import UserRegister
 from app.routers.files import services as files
 from app.routers.projects import services as projects
 from app.routers.projects.interface import ProjectCreate
+from benchmarks import workload as w
+from benchmarks.report import Report, Result, summarise
 
 Log = Callable[[str], None]
 
@@ -81,7 +81,7 @@ def measure(call: Callable[[int], object], count: int, seconds: float) -> tuple[
 
 
 def stack_settings(stack: w.Stack, folder: Path, aws_endpoint: str | None) -> Settings:
-    from app.bench.servers import stack_env
+    from benchmarks.servers import stack_env
 
     env = stack_env(stack, folder, aws_endpoint)
     fields: dict[str, Any] = {name: env[name] for name in Settings.model_fields if name in env}

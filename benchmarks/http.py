@@ -16,13 +16,13 @@ from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app.bench import workload as w
-from app.bench.load import Job, Outcome, read_response, request_bytes
-from app.bench.report import Report, Result, steady_rate, summarise
-from app.bench.servers import free_port, hangar_command, reference_command, running, stack_env
+from benchmarks import workload as w
+from benchmarks.load import Job, Outcome, read_response, request_bytes
+from benchmarks.report import Report, Result, steady_rate, summarise
+from benchmarks.servers import reference_command, running_server, stack_env
 
 if TYPE_CHECKING:
-    from app.bench.service import PasswordVerification
+    from benchmarks.service import PasswordVerification
 
 API = "/api/v1"
 # Operations measured next to a fresh reference run; the others reuse the latest one.
@@ -74,7 +74,7 @@ class LoadRunner:
         job_path, result_path = self.folder / f"{name}.job", self.folder / f"{name}.json"
         job_path.write_text(job.to_json())
         subprocess.run(  # noqa: S603
-            [sys.executable, "-m", "app.bench.load", str(job_path), str(result_path)],
+            [sys.executable, "-m", "benchmarks.load", str(job_path), str(result_path)],
             check=True,
             timeout=job.seconds + 120,
         )
@@ -179,10 +179,8 @@ def measure_stack(
     log: Log,
 ) -> list[Result]:
     """Every operation against one server, in an order where each seeds the next."""
-    port = free_port()
-    folder.mkdir(parents=True, exist_ok=True)
     env = stack_env(stack, folder, aws_endpoint, MAX_UPLOAD_BYTES=str(4 * w.MIB))
-    command = hangar_command(port, stack.workers)
+    workers = ("--workers", str(stack.workers))
     results: list[Result] = []
     first_reference = len(reference.measured)
     adjacent = reference.measure()
@@ -239,8 +237,8 @@ def measure_stack(
         _, rate, ref = sorted(pairs, key=lambda pair: pair[0])[len(pairs) // 2]
         return merged, rate, ref
 
-    with running(command, port=port, ready_path=f"{API}/health", folder=folder, env=env):
-        load = LoadRunner(folder, port, workload)
+    with running_server(folder, env, workers, folder / "server.log") as server:
+        load = LoadRunner(folder, server.port, workload)
         json_type = "application/json"
         users = range(workload.users)
         registers = [
@@ -267,7 +265,7 @@ def measure_stack(
         warm = w.warm_up_logins(len(logins))
         load.run(logins[:warm], warm, connections=1)
         outcome, verifications = between_verifications(
-            port, logins, reference.verification, workload.seconds
+            server.port, logins, reference.verification, workload.seconds
         )
         # Logins of one connection, back to back: the verifications between are not theirs.
         record(w.LOGIN, outcome, len(outcome.latencies) / sum(outcome.latencies))
@@ -348,13 +346,16 @@ def run_http(
     aws_endpoint: str | None,
     log: Log,
 ) -> None:
-    port = free_port()
     reference_folder = folder / "reference"
     env = stack_env(w.Stack("memory", "memory"), reference_folder, None)
-    with running(
-        reference_command(port), port=port, ready_path="/", folder=reference_folder, env=env
-    ):
-        load = LoadRunner(reference_folder, port, workload)
+    with running_server(
+        reference_folder,
+        env,
+        log=reference_folder / "server.log",
+        program=reference_command,
+        ready_path="/",
+    ) as server:
+        load = LoadRunner(reference_folder, server.port, workload)
         load.run([request_bytes("GET", "/")], 200)  # warm-up
         reference = Reference(load, verification)
         for stack in stacks:

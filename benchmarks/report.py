@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from app.bench.workload import OPERATIONS, REFERENCE
+from benchmarks.workload import OPERATIONS, REFERENCE
 
 STEADY_MIN_REQUESTS = 100
 
@@ -171,14 +171,14 @@ def print_report(report: Report, console: Console | None = None) -> None:
 
 def save_chart(report: Report, path: Path) -> str | None:
     """One panel per mode, operations grouped, one bar per stack (ops/s, log scale). Returns a
-    note instead when matplotlib (the optional `bench` extra) is missing."""
+    note instead when matplotlib (the dev-only `bench` group) is missing."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        return "no chart: install the bench extra (uv sync --extra bench) for matplotlib"
+        return "no chart: install the bench group (uv sync --group bench) for matplotlib"
     modes = [m for m in ("service", "http") if any(r.mode == m for r in report.results)]
     if not modes:
         return None

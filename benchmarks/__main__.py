@@ -1,16 +1,21 @@
-"""The `hangar bench` command; everything it runs is imported only when it runs."""
+"""`python -m benchmarks`: the benchmark's command; everything it runs is imported only when it
+runs."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, get_args
 
 import typer
 
-DATABASES = ("memory", "sqlite", "duckdb", "dynamodb")
-STORAGES = ("memory", "local", "s3")
+from app.core.config import DatabaseType, StorageType
+
+DATABASES: tuple[str, ...] = get_args(DatabaseType)
+STORAGES: tuple[str, ...] = get_args(StorageType)
 MODES = ("service", "http")
+
+cli = typer.Typer(add_completion=False)
 
 
 def _names(value: str, allowed: tuple[str, ...], option: str) -> list[str]:
@@ -23,12 +28,16 @@ def _names(value: str, allowed: tuple[str, ...], option: str) -> list[str]:
     return names
 
 
+@cli.command()
 def bench(
     db: Annotated[str, typer.Option(help="Databases, comma-separated.")] = "memory,sqlite,duckdb",
     storage: Annotated[str, typer.Option(help="Storages, comma-separated.")] = "local",
     mode: Annotated[str, typer.Option(help="service (no HTTP), http, or both.")] = "service,http",
     workers: Annotated[
-        str, typer.Option(help="Server processes to compare in HTTP mode (sqlite, dynamodb).")
+        str,
+        typer.Option(
+            help="Server processes to compare in HTTP mode (where the backends allow several)."
+        ),
     ] = "1,2",
     users: Annotated[int, typer.Option(min=1)] = 100,
     projects: Annotated[int, typer.Option(min=1, help="Created over the users.")] = 10_000,
@@ -50,8 +59,8 @@ def bench(
     """Measure one workload on the backends named: ops/s and p50/p99 per operation."""
     from rich.console import Console
 
-    from app.bench.run import run_bench
-    from app.bench.workload import Workload
+    from benchmarks.run import run_bench
+    from benchmarks.workload import Workload
 
     run_bench(
         modes=_names(mode, MODES, "--mode"),
@@ -72,3 +81,7 @@ def bench(
         aws_endpoint=aws_endpoint,
         console=Console(width=None if sys.stdout.isatty() else 160),  # tables unsquashed in logs
     )
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,6 +1,6 @@
 """The HTTP load generator: raw HTTP/1.1 keep-alive connections over asyncio.
 
-It runs in its own process (`python -m app.bench.load JOB RESULT`) so it never shares a core's
+It runs in its own process (`python -m benchmarks.load JOB RESULT`) so it never shares a core's
 GIL with the server, and it is as cheap as a client can be in Python: every request is
 precomputed bytes, and a response costs one header split and a Content-Length read. An
 httpx.AsyncClient spends more CPU per request than the server under test, which on two cores

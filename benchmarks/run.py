@@ -11,10 +11,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from app.bench import workload as w
-from app.bench.report import Report, print_report, save_chart
-from app.bench.service import PasswordVerification
 from app.core.config import Settings
+from benchmarks import workload as w
+from benchmarks.report import Report, print_report, save_chart
+from benchmarks.service import PasswordVerification
 
 Log = Callable[[str], None]
 
@@ -23,12 +23,12 @@ def expand(
     databases: list[str], storages: list[str], workers: list[int], report: Report
 ) -> tuple[list[w.Stack], list[w.Stack]]:
     """Service stacks (every database x storage) and HTTP stacks: the same, plus each extra
-    worker count where several processes can share the data (not duckdb or memory)."""
+    worker count where several processes can share the data."""
     service = [w.Stack(db, storage) for db in databases for storage in storages]
     http = list(service)
     for count in (n for n in workers if n > 1):
         for stack in service:
-            if stack.database in w.SINGLE_PROCESS_DATABASES or stack.storage == "memory":
+            if stack.one_process:
                 report.notes.append(
                     f"{stack.label}: one process only, not run with {count} workers"
                 )
@@ -44,7 +44,7 @@ def aws(needed: bool, endpoint: str | None, folder: Path) -> Iterator[str | None
     if not needed or endpoint is not None:
         yield endpoint
         return
-    from app.bench.servers import DUMMY_AWS, moto_server
+    from benchmarks.servers import DUMMY_AWS, moto_server
 
     saved = {name: os.environ.get(name) for name in DUMMY_AWS}
     os.environ.update(DUMMY_AWS)
@@ -85,12 +85,12 @@ def run_bench(
         endpoint = stack.enter_context(aws(needs_aws, aws_endpoint, folder))
         verification = PasswordVerification(settings)
         if "service" in modes:
-            from app.bench.service import run_service
+            from benchmarks.service import run_service
 
             console.rule("service mode: the services called directly")
             run_service(service_stacks, folder / "service", workload, report, endpoint, log)
         if "http" in modes:
-            from app.bench.http import run_http
+            from benchmarks.http import run_http
 
             console.rule("HTTP mode: hangar serve driven by a separate client process")
             run_http(http_stacks, folder / "http", workload, report, verification, endpoint, log)
@@ -102,7 +102,7 @@ def run_bench(
             ]
         report.baselines["argon2id verify ms"] = verification.median_ms()
         if memory_storages:
-            from app.bench.memory import measure_storage
+            from benchmarks.memory import measure_storage
 
             console.rule(f"memory: a {big_file_mib} MiB file up and down over HTTP")
             for storage in memory_storages:

@@ -11,7 +11,11 @@ from app.core.config import get_settings
 
 @pytest.mark.parametrize(
     ("database", "storage", "message"),
-    [("duckdb", "local", "DuckDB allows one process per file"), ("memory", "local", "one process")],
+    [
+        ("duckdb", "local", "duckdb is served by one process"),
+        ("memory", "local", "memory is served by one process"),
+        ("sqlite", "memory", "memory is served by one process"),
+    ],
 )
 def test_serve_refuses_several_workers_on_single_process_backends(
     monkeypatch: pytest.MonkeyPatch, database: str, storage: str, message: str

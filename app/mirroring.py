@@ -1,24 +1,19 @@
-"""Mirror mode's shared parts: the pairing of a primary with its mirror, the journal of mirror
-writes that failed (what `hangar migrate --verify` reports and `hangar migrate --prune` from
-primary to mirror repairs), and the wiring of mirrors into the configured backends."""
+"""Mirror mode's shared parts: the pairing of a primary backend with its mirror, and the journal
+of mirror writes that failed (what `hangar migrate --verify` reports and `hangar migrate
+--prune` from primary to mirror repairs). `app.backends` wires mirrors in."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
 from app.models import utc_now
-
-if TYPE_CHECKING:
-    from app.core.config import Settings
-    from app.dependencies import Backends
 
 logger = logging.getLogger(__name__)
 
@@ -96,39 +91,3 @@ class Mirrored(Generic[B]):
         except Exception as error:
             logger.warning("Mirror %s of %s %s failed: %r", operation, self.kind, item_id, error)
             self.journal.record(self.kind, item_id, operation, error)
-
-
-def attach_mirrors(backends: Backends, settings: Settings) -> Backends:
-    """Wrap the primary backends with the mirrors the settings name; each mirror is built by
-    the one settings-to-backend wiring, on the settings with its type swapped in."""
-    from app.dependencies import build_repositories, build_storage
-    from app.repositories.mirror import (
-        MirroredFileRepository,
-        MirroredProjectRepository,
-        MirroredUserRepository,
-    )
-    from app.storage.mirror import MirroredStorage
-
-    journal = MirrorJournal(settings.MIRROR_JOURNAL_PATH)
-    if settings.DATABASE_MIRROR_TYPE is not None:
-        mirror = build_repositories(
-            settings.model_copy(update={"DATABASE_TYPE": settings.DATABASE_MIRROR_TYPE})
-        )
-        backends = dataclasses.replace(
-            backends,
-            user_repo=MirroredUserRepository(backends.user_repo, mirror.user_repo, journal),
-            project_repo=MirroredProjectRepository(
-                backends.project_repo, mirror.project_repo, journal
-            ),
-            file_repo=MirroredFileRepository(backends.file_repo, mirror.file_repo, journal),
-            closers=[*backends.closers, mirror.close],
-        )
-    if settings.STORAGE_MIRROR_TYPE is not None:
-        mirror_storage = build_storage(
-            settings.model_copy(update={"STORAGE_TYPE": settings.STORAGE_MIRROR_TYPE})
-        )
-        backends = dataclasses.replace(
-            backends,
-            file_storage=MirroredStorage(backends.file_storage, mirror_storage, journal),
-        )
-    return backends

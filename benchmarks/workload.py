@@ -30,7 +30,6 @@ MIB = 1024 * 1024
 FILE_SIZE = MIB
 PAGE_SIZE = 20
 PASSWORD = "bench-password-0123"  # noqa: S105 (a throwaway account of a benchmark)
-SINGLE_PROCESS_DATABASES = {"duckdb", "memory"}
 LOGIN_SAMPLES = 20
 """Logins timed at least, going round the users again: login is a latency target, and a
 median of ten (make bench's users) put memory's login at 0.86 and 1.19 times a verification
@@ -64,6 +63,15 @@ class Stack:
     def label(self) -> str:
         name = f"{self.database}+{self.storage}"
         return name if self.workers == 1 else f"{name} x{self.workers}"
+
+    @property
+    def one_process(self) -> bool:
+        """Whether only one process may serve it, as its backend modules say."""
+        from app.backends import database_module, storage_module
+
+        return (
+            database_module(self.database).ONE_PROCESS or storage_module(self.storage).ONE_PROCESS
+        )
 
     @property
     def uses_aws(self) -> bool:
