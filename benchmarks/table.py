@@ -1,7 +1,7 @@
 """Print a benchmark JSON file (`python -m benchmarks` writes it) as the markdown tables of
 docs/performance.md.
 
-uv run python -m benchmarks.table benchmarks/full-run.json
+uv run python -m benchmarks.table benchmarks/make-bench.json
 """
 
 from __future__ import annotations
