@@ -24,6 +24,7 @@ from app.repositories.base import (
     SessionRepository,
     UserRepository,
 )
+from app.repositories.sql import WouldBlock, inline_call
 from app.routers.auth.services import authorize
 from app.storage.base import FileStorage
 
@@ -35,11 +36,21 @@ LOGIN_PATH = "/api/v1/auth/login"
 async def call(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     """Run a service call inline when every backend it is handed (or whose method it is) is
     embedded, whose statements take well under a millisecond, less than a thread hop; in the
-    threadpool when one crosses the network, so that the event loop never waits on it."""
+    threadpool when one crosses the network, so that the event loop never waits on it. An
+    inline call that meets a lock before writing anything (`WouldBlock`) runs again in the
+    threadpool, where it may wait."""
     parts = (getattr(function, "__self__", None), *args, *kwargs.values())
     if any(getattr(part, "network_bound", False) is True for part in parts):
         return await run_in_threadpool(function, *args, **kwargs)
-    return function(*args, **kwargs)
+    inline_call.active = True
+    inline_call.wrote = False
+    try:
+        return function(*args, **kwargs)
+    except WouldBlock:
+        pass
+    finally:
+        inline_call.active = False
+    return await run_in_threadpool(function, *args, **kwargs)
 
 
 # `async def`, like every dependency here: FastAPI runs a plain `def` dependency in the

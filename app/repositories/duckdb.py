@@ -6,9 +6,10 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
 
@@ -24,6 +25,7 @@ LOCATION_SETTING = "DUCKDB_PATH"
 ONE_PROCESS = True
 
 CONFLICT_RETRIES = 12
+R = TypeVar("R")
 
 
 class DuckDBDatabase(SqlDatabase):
@@ -60,7 +62,9 @@ class DuckDBDatabase(SqlDatabase):
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """Retry write-write conflicts between threads a bounded number of times. An upsert
         that collides with a concurrent insert of the same key (not yet committed when it
-        looked) fails with a constraint error instead; run again, it takes its update path."""
+        looked) fails with a constraint error instead; run again, it takes its update path.
+        Inside a transaction a conflict has aborted the whole transaction, so `transaction`
+        retries it, not the statement."""
         for attempt in range(CONFLICT_RETRIES):
             try:
                 return self._cursor().execute(sql, list(params)).fetchall()
@@ -71,12 +75,30 @@ class DuckDBDatabase(SqlDatabase):
                     raise
                 if is_io_failure(error):
                     raise self._write_failed(error) from error
-                if attempt == CONFLICT_RETRIES - 1:
-                    raise BackendUnavailable(
-                        "The database is busy with conflicting writes; try again"
-                    ) from None
-                # Full jitter, so the threads that collided do not collide again in step.
-                time.sleep(random.uniform(0, 0.001 * 2**attempt))  # noqa: S311
+                if getattr(self._local, "in_transaction", False):
+                    raise _Conflict() from error
+                _back_off(attempt)
+        raise AssertionError("unreachable")
+
+    def transaction(self, body: Callable[[], R]) -> R:
+        """Run `body` in a transaction, again from the start in a new one after a conflict
+        (DuckDB aborts the whole transaction on one), a bounded number of times."""
+        for attempt in range(CONFLICT_RETRIES):
+            self._local.in_transaction = True
+            try:
+                self.execute(self.begin_statement)
+                result = body()
+                self.execute("COMMIT")
+                return result
+            except BaseException as error:
+                # A failed COMMIT has already ended the transaction; nothing to roll back.
+                with suppress(duckdb.Error):
+                    self._cursor().execute("ROLLBACK")
+                if not isinstance(error, _Conflict):
+                    raise
+            finally:
+                self._local.in_transaction = False
+            _back_off(attempt)
         raise AssertionError("unreachable")
 
     def _write_failed(self, error: duckdb.Error) -> DatabaseWriteFailed:
@@ -93,6 +115,20 @@ class DuckDBDatabase(SqlDatabase):
 
 
 _IO_FAILURES = ("could not write", "no space left", "file too large", "i/o error", "io error")
+
+
+class _Conflict(Exception):
+    """A write conflict inside a transaction: the transaction is aborted and runs again."""
+
+
+def _back_off(attempt: int) -> None:
+    """Wait before retry `attempt + 1`, or give up after the last one."""
+    if attempt == CONFLICT_RETRIES - 1:
+        raise BackendUnavailable(
+            "The database is busy with conflicting writes; try again"
+        ) from None
+    # Full jitter, so the threads that collided do not collide again in step.
+    time.sleep(random.uniform(0, 0.001 * 2**attempt))  # noqa: S311
 
 
 def is_io_failure(error: duckdb.Error) -> bool:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, TypeAdapter
@@ -111,6 +111,25 @@ Row = tuple[Any, ...]
 KNOWN_ROWS_PER_TABLE = 4096
 Model = TypeVar("Model", User, Project, FileRecord)
 Stored = TypeVar("Stored", bound=BaseModel)
+R = TypeVar("R")
+
+
+class WouldBlock(Exception):
+    """A statement run inline on the event loop met a lock it would have had to wait for,
+    before the call wrote anything: `app.dependencies.call` runs the call again in the
+    threadpool, where statements wait with the engine's busy timeout."""
+
+
+class InlineCall(threading.local):
+    """Whether this thread is running a service call inline on the event loop (set by
+    `app.dependencies.call`), and whether that call has written yet: once it has, running it
+    again would write twice, so a later lock is waited for where it is."""
+
+    active = False
+    wrote = False
+
+
+inline_call = InlineCall()
 
 
 def to_text(moment: datetime) -> str:
@@ -132,22 +151,27 @@ class SqlDatabase(ABC):
 
     begin_statement: ClassVar[str] = "BEGIN TRANSACTION"
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """The statements run inside it commit together, or none does."""
+    def transaction(self, body: Callable[[], R]) -> R:
+        """Run `body`'s statements as one transaction: they commit together, or none does.
+        An engine whose transactions conflict runs `body` again in a new transaction (as
+        DuckDB does), so `body` runs statements and nothing else."""
         self.execute(self.begin_statement)
         try:
-            yield
+            result = body()
             self.execute("COMMIT")
         except BaseException:
             self.execute("ROLLBACK")
             raise
+        return result
 
     def execute_all(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
         """Run several statements, with their parameters, in one transaction: all or none."""
-        with self.transaction():
+
+        def run() -> None:
             for sql, params in statements:
                 self.execute(sql, params)
+
+        self.transaction(run)
 
     @abstractmethod
     def is_unique_violation(self, error: Exception) -> bool:
@@ -164,6 +188,12 @@ class SqlDatabase(ABC):
     database_id: str
     """Set by `create_schema`, from the `meta` table."""
 
+    @cached_property
+    def known_rows(self) -> dict[str, dict[Row, Any]]:
+        """The models this database's rows were read as, per table (`_Table.to_models`): a
+        row of another database, however equal, is not the same item."""
+        return {}
+
     def create_schema(self) -> None:
         """Create what is missing, the database's id included (the first opener's wins)."""
         kept = SECONDARY_INDEXES if self.secondary_indexes else {}
@@ -174,10 +204,8 @@ class SqlDatabase(ABC):
             "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
             (DATABASE_ID, new_id()),
         )
-        # One transaction, so a second process opening an older file waits for the first's
-        # upgrade. Indexes go before a column is added (DuckDB cannot alter an indexed table)
-        # and come after it (SQLite's cover it).
-        with self.transaction():
+
+        def upgrade() -> None:
             for statement in [*SCHEMA, *retired, *dropped]:
                 self.execute(statement)
             for table, column, definition in ADDED_COLUMNS:
@@ -186,6 +214,11 @@ class SqlDatabase(ABC):
             for statement in created:
                 self.execute(statement)
             self.execute(*identify)
+
+        # One transaction, so a second process opening an older file waits for the first's
+        # upgrade. Indexes go before a column is added (DuckDB cannot alter an indexed table)
+        # and come after it (SQLite's cover it).
+        self.transaction(upgrade)
         [(self.database_id,)] = self.execute("SELECT value FROM meta WHERE key = ?", [DATABASE_ID])
 
 
@@ -201,29 +234,43 @@ class _Table(Generic[Stored]):
         marks = ", ".join("?" for _ in self.columns)
         self.insert = f"INSERT INTO {name} ({', '.join(self.columns)}) VALUES ({marks})"
         self._many: TypeAdapter[list[Stored]] = TypeAdapter(list[model])  # type: ignore[valid-type]
-        self._known: dict[Row, Stored] = {}
 
     def to_row(self, item: BaseModel) -> list[Any]:
         return [to_column(getattr(item, column)) for column in self.columns]
 
-    def to_model(self, row: Row) -> Stored:
-        return self.to_models([row])[0]
+    def to_model(self, row: Row, db: SqlDatabase) -> Stored:
+        return self.to_models([row], db)[0]
 
-    def to_models(self, rows: list[Row]) -> list[Stored]:
-        """Each distinct row is validated once: models are frozen, so equal rows can share
-        one, and the rows a server reads are mostly the ones it read a moment ago, so a page
-        is mostly lookups. New rows are validated in one call. The cache starts over
+    def to_models(self, rows: list[Row], db: SqlDatabase) -> list[Stored]:
+        """Each distinct row of `db` is validated once: models are frozen, so equal rows can
+        share one, and the rows a server reads are mostly the ones it read a moment ago, so a
+        page is mostly lookups. New rows are validated in one call. The cache starts over
         when a result would overfill it, and a result larger than it (a whole table, read
-        once) is not kept."""
+        once) is not kept. Other threads share the cache and may clear it at any moment, so
+        the result comes from what this call found and validated, never a second lookup."""
         if len(rows) > KNOWN_ROWS_PER_TABLE:
             return self._validate(rows)
-        known = self._known
-        if len(known) + len(rows) > KNOWN_ROWS_PER_TABLE:
+        known: dict[Row, Stored] | None = db.known_rows.get(self.name)
+        if known is None:
+            known = db.known_rows.setdefault(self.name, {})
+        try:
+            return [known[row] for row in rows]
+        except KeyError:
+            pass
+        models: dict[Row, Stored] = {}
+        new: list[Row] = []
+        for row in dict.fromkeys(rows):
+            model = known.get(row)
+            if model is None:
+                new.append(row)
+            else:
+                models[row] = model
+        fresh = dict(zip(new, self._validate(new), strict=True))
+        if len(known) + len(fresh) > KNOWN_ROWS_PER_TABLE:
             known.clear()
-        new = [row for row in dict.fromkeys(rows) if row not in known]
-        if new:
-            known.update(zip(new, self._validate(new), strict=True))
-        return [known[row] for row in rows]
+        known.update(fresh)
+        models.update(fresh)
+        return [models[row] for row in rows]
 
     def _validate(self, rows: list[Row]) -> list[Stored]:
         return self._many.validate_python(
@@ -232,7 +279,7 @@ class _Table(Generic[Stored]):
 
     def read_all(self, db: SqlDatabase) -> list[Stored]:
         """Every row of the table, as models (to fill a cache)."""
-        return self.to_models(db.execute(self.select))
+        return self.to_models(db.execute(self.select), db)
 
 
 class _SqlRepository(Generic[Stored]):
@@ -246,7 +293,7 @@ class _SqlRepository(Generic[Stored]):
 
     def _one(self, where: str, params: Sequence[Any]) -> Stored | None:
         rows = self.db.execute(f"{self.table.select} WHERE {where}", params)
-        return self.table.to_model(rows[0]) if rows else None
+        return self.table.to_model(rows[0], self.db) if rows else None
 
     def _insert(self, item: Stored) -> Stored:
         self.db.execute(self.table.insert, self.table.to_row(item))
@@ -273,7 +320,7 @@ class _SqlRepository(Generic[Stored]):
             f"UPDATE {self.table.name} SET {assignments} WHERE {where} {self.table.returning}",
             [*map(to_column, values.values()), *params],
         )
-        return self.table.to_model(rows[0]) if rows else None
+        return self.table.to_model(rows[0], self.db) if rows else None
 
 
 class _PagedSqlRepository(_SqlRepository[Model]):
@@ -286,7 +333,7 @@ class _PagedSqlRepository(_SqlRepository[Model]):
             moment = to_text(after.created_at)
             args += [moment, moment, after.id]
         sql = f"{self.table.select} WHERE {where} ORDER BY created_at DESC, id DESC LIMIT ?"
-        items = self.table.to_models(self.db.execute(sql, [*args, limit + 1]))
+        items = self.table.to_models(self.db.execute(sql, [*args, limit + 1]), self.db)
         page = items[:limit]
         more = len(items) > limit
         return Page(
@@ -403,7 +450,7 @@ class SqlFileRepository(_PagedSqlRepository[FileRecord], FileRepository):
             "DELETE FROM files WHERE project_id = ? " + self.table.returning,
             [project_id],
         )
-        return self.table.to_models(rows)
+        return self.table.to_models(rows, self.db)
 
 
 class SqlSessionRepository(_SqlRepository[Session], SessionRepository):
@@ -435,7 +482,9 @@ class SqlSessionRepository(_SqlRepository[Session], SessionRepository):
         if not rows:
             return None
         split = len(self.table.columns)
-        return self.table.to_model(rows[0][:split]), self.users.to_model(rows[0][split:])
+        return self.table.to_model(rows[0][:split], self.db), self.users.to_model(
+            rows[0][split:], self.db
+        )
 
     def add_refresh_token(self, token: RefreshToken) -> None:
         self.db.execute(self.tokens.insert, self.tokens.to_row(token))
@@ -447,9 +496,9 @@ class SqlSessionRepository(_SqlRepository[Session], SessionRepository):
             [token_hash],
         )
         if rows:
-            return self.tokens.to_model(rows[0]), True
+            return self.tokens.to_model(rows[0], self.db), True
         rows = self.db.execute(f"{self.tokens.select} WHERE token_hash = ?", [token_hash])
-        return (self.tokens.to_model(rows[0]) if rows else None), False
+        return (self.tokens.to_model(rows[0], self.db) if rows else None), False
 
     def revoke_session(self, session_id: str) -> bool:
         rows = self.db.execute(
@@ -496,7 +545,7 @@ class SqlLoginAttemptRepository(_SqlRepository[AttemptWindow], LoginAttemptRepos
                 "ELSE login_attempts.started_at END " + self.table.returning,
                 [key, to_text(now), lapsed, lapsed],
             )
-        return self.table.to_model(rows[0])
+        return self.table.to_model(rows[0], self.db)
 
     def remove_failure(self, key: str) -> None:
         with self._writes:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.repositories.base import Repositories
-from app.repositories.sql import Row, SqlDatabase, sql_repositories
+from app.repositories.sql import Row, SqlDatabase, WouldBlock, inline_call, sql_repositories
 
 if TYPE_CHECKING:
     from app.core.config import Settings
@@ -18,6 +18,7 @@ LOCATION_SETTING = "SQLITE_PATH"
 ONE_PROCESS = False
 
 BUSY_TIMEOUT_SECONDS = 30.0
+_LOCK_ERRORS = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 class SQLiteDatabase(SqlDatabase):
@@ -37,22 +38,58 @@ class SQLiteDatabase(SqlDatabase):
     def _connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is None:
-            # Autocommit (isolation_level=None): every statement commits on its own, and
-            # multi-statement work opens its own BEGIN IMMEDIATE transaction.
-            connection = sqlite3.connect(
-                self.path,
-                timeout=BUSY_TIMEOUT_SECONDS,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-            connection.execute("PRAGMA synchronous=NORMAL")
-            self._local.connection = connection
-            with self._lock:
-                self._connections.append(connection)
+            connection = self._local.connection = self._connect(BUSY_TIMEOUT_SECONDS)
+        return connection
+
+    def _inline_connection(self) -> sqlite3.Connection:
+        """This thread's connection for calls inline on the event loop: it never waits for a
+        lock (busy timeout 0), so a locked statement fails at once instead of stalling every
+        request of the worker."""
+        connection: sqlite3.Connection | None = getattr(self._local, "inline", None)
+        if connection is None:
+            connection = self._local.inline = self._connect(0)
+        return connection
+
+    def _connect(self, timeout: float) -> sqlite3.Connection:
+        # Autocommit (isolation_level=None): every statement commits on its own, and
+        # multi-statement work opens its own BEGIN IMMEDIATE transaction.
+        connection = sqlite3.connect(
+            self.path, timeout=timeout, isolation_level=None, check_same_thread=False
+        )
+        connection.execute("PRAGMA synchronous=NORMAL")
+        with self._lock:
+            self._connections.append(connection)
         return connection
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return self._connection().execute(sql, params).fetchall()
+        if not inline_call.active:
+            return self._connection().execute(sql, params).fetchall()
+        connection = self._inline_connection()
+        try:
+            rows = connection.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode & 0xFF not in _LOCK_ERRORS:
+                raise
+            if not inline_call.wrote:
+                # Nothing written yet (reads and the BEGIN IMMEDIATE that opens every
+                # multi-statement write come before any write), so running the call again
+                # elsewhere repeats nothing.
+                raise WouldBlock() from None
+            rows = self._waiting(connection, sql, params)
+        if not sql.startswith("SELECT"):
+            inline_call.wrote = True
+        return rows
+
+    def _waiting(
+        self, connection: sqlite3.Connection, sql: str, params: Sequence[Any]
+    ) -> list[Row]:
+        """Run `sql` again on `connection`, waiting for the lock: the call has written, so it
+        cannot move to the threadpool (rare: a call whose second write meets a lock)."""
+        connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        try:
+            return connection.execute(sql, params).fetchall()
+        finally:
+            connection.execute("PRAGMA busy_timeout = 0")
 
     def is_unique_violation(self, error: Exception) -> bool:
         return isinstance(error, sqlite3.IntegrityError) and "UNIQUE" in str(error)
