@@ -89,6 +89,13 @@ class DatabaseWriteFailed(HangarError):
     status_code = 507
 
 
+class StorageFull(HangarError):
+    """The file storage's disk has no room for the bytes: like DatabaseWriteFailed, 507 until
+    an operator frees space."""
+
+    status_code = 507
+
+
 class StorageKeyRejected(HangarError):
     """A storage key that would escape the storage root; never built from client input."""
 

@@ -7,13 +7,18 @@ from the standard AWS chain, and an endpoint left unset falls back to boto3's ow
 
 from __future__ import annotations
 
+import functools
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import HTTPClientError
 
 from app.core.config import Settings
+from app.errors import BackendUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -68,3 +73,34 @@ def s3_client(settings: Settings) -> S3Client:
             endpoint_url=endpoint,
             config=client_config(settings).merge(s3_config),
         )
+
+
+Params = ParamSpec("Params")
+Result = TypeVar("Result")
+Class = TypeVar("Class", bound=type)
+
+UNREACHABLE = (BotoConnectionError, HTTPClientError)
+"""botocore's errors of an endpoint that cannot be reached or does not answer in time (connect
+and read timeouts, refused or dropped connections), once its retries are spent."""
+
+
+def reachable(service: str, method: Callable[Params, Result]) -> Callable[Params, Result]:
+    """`method`, raising BackendUnavailable (503) naming `service` when it cannot be reached."""
+
+    @functools.wraps(method)
+    def call(*args: Params.args, **kwargs: Params.kwargs) -> Result:
+        try:
+            return method(*args, **kwargs)
+        except UNREACHABLE as error:
+            raise BackendUnavailable(f"Cannot reach {service}: {error}") from error
+
+    return call
+
+
+def all_reachable(service: str, cls: Class) -> Class:
+    """Every public method of `cls` through `reachable`: the one place where an unreachable
+    AWS endpoint becomes BackendUnavailable for that class."""
+    for name, value in list(vars(cls).items()):
+        if callable(value) and not name.startswith("_"):
+            setattr(cls, name, reachable(service, value))
+    return cls

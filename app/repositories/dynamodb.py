@@ -18,6 +18,7 @@ string order is (created_at, id) order and "after this page key" is a key condit
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
@@ -29,6 +30,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
+from app.core.aws import all_reachable
 from app.errors import BackendUnavailable, EmailAlreadyRegistered, NotFound
 from app.models import (
     FIRST_VERSION,
@@ -75,6 +77,7 @@ if TYPE_CHECKING:
 Model = TypeVar("Model", User, Project, FileRecord)
 Stored = TypeVar("Stored", bound=BaseModel)
 
+
 USER_PREFIX = "user#"
 EMAIL_PREFIX = "email#"
 SESSION_PREFIX = "session#"
@@ -91,6 +94,8 @@ BATCH_SIZE = 25
 """BatchWriteItem's limit per request."""
 ATTEMPTS = 8
 CONDITION_FAILED = "ConditionalCheckFailed"
+MAX_KEY_BYTES = 2048
+"""DynamoDB refuses (ValidationException) a partition key longer than this in UTF-8."""
 
 LOCATION_SETTING = "DYNAMODB_TABLE_PREFIX"
 ONE_PROCESS = False
@@ -113,6 +118,20 @@ def sort_key(created_at: datetime, item_id: str) -> str:
 
 def _string(value: str) -> AttributeValueTypeDef:
     return {"S": value}
+
+
+def _fits(key: str) -> bool:
+    """Whether DynamoDB accepts `key` as a partition key: one that does not was never stored."""
+    return len(key.encode()) <= MAX_KEY_BYTES
+
+
+def _attempt_key(key: str) -> Item:
+    """The item of a login-failure counter. A key DynamoDB would refuse (a client may send any
+    username) is counted under its digest; `sha256:` starts no key the throttle makes."""
+    pk = ATTEMPT_PREFIX + key
+    if not _fits(pk):
+        pk = ATTEMPT_PREFIX + "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+    return {"pk": _string(pk)}
 
 
 def _attribute(value: Any) -> AttributeValueTypeDef:
@@ -266,6 +285,12 @@ class _DynamoRepository:
         self.client = db.client
         self.table = table
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every public method of a repository goes through `reachable`: an unreachable
+        DynamoDB is BackendUnavailable."""
+        super().__init_subclass__(**kwargs)
+        all_reachable("DynamoDB", cls)
+
     def ping(self) -> None:
         self.client.describe_table(TableName=self.table)
 
@@ -385,6 +410,9 @@ class _DynamoRepository:
         raise BackendUnavailable("The database is busy with conflicting writes; try again")
 
 
+all_reachable("DynamoDB", _DynamoRepository)  # its `ping`; subclasses wrap their own
+
+
 def _write_batch(
     client: DynamoDBClient, table: str, requests: Sequence[WriteRequestUnionTypeDef]
 ) -> None:
@@ -431,6 +459,8 @@ class DynamoUserRepository(_DynamoRepository, UserRepository):
         return self._get(User, {"pk": _string(USER_PREFIX + user_id)})
 
     def get_user_by_email(self, email: str) -> User | None:
+        if not _fits(EMAIL_PREFIX + email):
+            return None
         key = {"pk": _string(EMAIL_PREFIX + email)}
         marker = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True)
         user_id = marker.get("Item", {}).get("user_id", {}).get("S")
@@ -760,7 +790,7 @@ class DynamoLoginAttemptRepository(_DynamoRepository, LoginAttemptRepository):
     def record_failure(self, key: str, now: datetime, window_start: datetime) -> AttemptWindow:
         """Count inside a live window, or start a new one; each step is a conditional write,
         and losing a race to another instance just means trying the other step again."""
-        item_key = {"pk": _string(ATTEMPT_PREFIX + key)}
+        item_key = _attempt_key(key)
         lapsed = _string(to_text(window_start))
         for _ in range(ATTEMPTS):
             try:
@@ -777,7 +807,7 @@ class DynamoLoginAttemptRepository(_DynamoRepository, LoginAttemptRepository):
                 pass
             window = AttemptWindow(key=key, started_at=now, failures=1)
             # Useless once its window has passed: TTL may delete it from then on.
-            item = {**to_item(window, pk=ATTEMPT_PREFIX + key), **_ttl(now + (now - window_start))}
+            item = {**to_item(window), **item_key, **_ttl(now + (now - window_start))}
             try:
                 self.client.put_item(
                     TableName=self.table,
@@ -794,17 +824,17 @@ class DynamoLoginAttemptRepository(_DynamoRepository, LoginAttemptRepository):
         with suppress(self.client.exceptions.ConditionalCheckFailedException):
             self.client.update_item(
                 TableName=self.table,
-                Key={"pk": _string(ATTEMPT_PREFIX + key)},
+                Key=_attempt_key(key),
                 UpdateExpression="SET failures = failures - :one",
                 ConditionExpression="failures > :zero",
                 ExpressionAttributeValues={":one": {"N": "1"}, ":zero": {"N": "0"}},
             )
 
     def get_window(self, key: str) -> AttemptWindow | None:
-        return self._get(AttemptWindow, {"pk": _string(ATTEMPT_PREFIX + key)})
+        return self._get(AttemptWindow, _attempt_key(key))
 
     def clear(self, key: str) -> None:
-        self.client.delete_item(TableName=self.table, Key={"pk": _string(ATTEMPT_PREFIX + key)})
+        self.client.delete_item(TableName=self.table, Key=_attempt_key(key))
 
 
 def open_repositories(settings: Settings) -> Repositories:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from app.errors import BlobNotFound, StorageKeyRejected
+from app.errors import BlobNotFound, StorageFull, StorageKeyRejected
 from app.storage.base import (
     CHUNK_SIZE,
     DATABASE_MARKER,
@@ -29,6 +31,11 @@ if TYPE_CHECKING:
 LOCATION_SETTING = "LOCAL_STORAGE_PATH"
 ONE_PROCESS = False
 
+MIN_FREE_BYTES = 16 * 1024 * 1024
+"""Below this much free space the storage's disk counts as full: /health reports it before
+uploads start failing."""
+NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+"""A full disk, a quota or a file size limit: the bytes do not fit."""
 TEMP_PREFIX = ".tmp-"
 """Then the writer's tag (`app.storage.processes`), a dot and random characters."""
 
@@ -60,8 +67,10 @@ class LocalStorage(FileStorage):
                 out.flush()
                 os.fsync(out.fileno())
             Path(temp_name).replace(path)
-        except BaseException:
+        except BaseException as error:
             Path(temp_name).unlink(missing_ok=True)
+            if isinstance(error, OSError) and error.errno in NO_ROOM:
+                raise StorageFull(f"The file storage is full ({self.root}): {error}") from error
             raise
         _fsync_dir(path.parent)
         return size
@@ -122,6 +131,9 @@ class LocalStorage(FileStorage):
     def ping(self) -> None:
         if not os.access(self.root, os.W_OK):
             raise OSError(f"Storage folder is not writable: {self.root}")
+        free = shutil.disk_usage(self.root).free
+        if free < MIN_FREE_BYTES:
+            raise StorageFull(f"The file storage's disk is full ({free} bytes free): {self.root}")
 
 
 def _read_chunks(handle: BinaryIO) -> Iterator[bytes]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, ClassVar
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
+from app.core.aws import all_reachable
 from app.core.headers import content_disposition
 from app.errors import BackendUnavailable, BlobNotFound
 from app.storage.base import (
@@ -177,6 +178,9 @@ class S3Storage(FileStorage):
 
     def ping(self) -> None:
         self.client.head_bucket(Bucket=self.bucket)
+
+
+all_reachable("S3", S3Storage)
 
 
 def _read_chunks(chunks: Iterator[bytes], close: Callable[[], None]) -> Iterator[bytes]:

@@ -156,3 +156,27 @@ def test_every_client_gets_the_timeouts_of_the_settings() -> None:
         assert config.retries == {"mode": "standard", "total_max_attempts": 2}
     defaults: Any = dynamodb_client(Settings(_env_file=None, APP_ENV="test")).meta.config
     assert defaults.read_timeout * defaults.retries["total_max_attempts"] <= 30
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "name"), [("DYNAMODB_ENDPOINT_URL", "DynamoDB"), ("S3_ENDPOINT_URL", "S3")]
+)
+def test_a_request_on_a_hanging_backend_answers_503_naming_it(
+    tmp_path: Path, moto: dict[str, object], proxy: HangingProxy, endpoint: str, name: str
+) -> None:
+    settings = {**moto, endpoint: proxy.url, "AWS_READ_TIMEOUT_SECONDS": 1, "AWS_MAX_ATTEMPTS": 2}
+    with serve(tmp_path, settings) as server:
+        api = httpx.Client(base_url=server.base_url + API, timeout=30)
+        credentials = {"email": "ada@example.com", "password": PASSWORD}
+        assert api.post("/auth/register", json=credentials).status_code == 201
+        login = api.post("/auth/login", data={"username": "ada@example.com", "password": PASSWORD})
+        api.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
+        project = api.post("/projects", json={"name": "Apollo"}).json()["id"]
+        files = f"/projects/{project}/files"
+        file_id = api.post(files, files={"file": ("a.txt", b"hello")}).json()["id"]
+        proxy.hang()
+        started = time.monotonic()
+        response = api.get(f"{files}/{file_id}/content")
+        assert response.status_code == 503, response.text
+        assert name in response.json()["detail"]
+        assert time.monotonic() - started < 8

@@ -145,5 +145,6 @@ def delete_file(
     record = get_file(
         project_id, file_id, owner=owner, project_repo=project_repo, file_repo=file_repo
     )
-    if file_repo.delete_file(project_id, file_id):
-        storage.delete_file(record.storage_key)
+    if not file_repo.delete_file(project_id, file_id):
+        raise NotFound("File not found")  # a concurrent delete took it: that one answers 204
+    storage.delete_file(record.storage_key)
