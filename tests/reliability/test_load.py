@@ -1,5 +1,6 @@
 """32 concurrent clients against a real `hangar serve` on each stack, then every success they
-were told about is checked against the service: no 5xx, nothing lost, nothing resurrected."""
+were told about is checked against the service: no 5xx, nothing lost, nothing resurrected;
+and once the server has stopped, `hangar doctor` finds nothing to report."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from app import doctor
+from app.backends import open_backends
+from app.core.config import Settings
 from benchmarks.servers import running_server, server_env
 from tests.reliability.load import merged, run_load, verify
 
@@ -38,6 +42,14 @@ def load_and_verify(
 
         overrides = aws_overrides(request)
         settings.update({k: v for k, v in overrides.items() if v is not None})
+    else:
+        settings.update(
+            {
+                "DUCKDB_PATH": tmp_path / "data" / "app.db",
+                "SQLITE_PATH": tmp_path / "data" / "app.sqlite3",
+                "LOCAL_STORAGE_PATH": tmp_path / "uploads",
+            }
+        )
     log = tmp_path / "server.log"
     with running_server(tmp_path, server_env(settings), args, log) as server:
         ledger = run_load(
@@ -61,6 +73,11 @@ def load_and_verify(
     assert checked.items_checked > 0
     output = log.read_text()
     assert "Traceback" not in output and "database is locked" not in output, output[-3000:]
+    backends = open_backends(Settings(_env_file=None, **settings))  # type: ignore[arg-type]
+    try:
+        assert doctor.examine(backends, temp_file_max_age=0).problems == []
+    finally:
+        backends.close()
 
 
 @pytest.mark.parametrize("stack", STACKS)
