@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 
+from app.core.config import DEV_SECRET_KEY
+from app.core.security import AccessTokens
 from benchmarks.servers import Server, running_server, server_env
 from tests.aws import aws_overrides
 
@@ -130,3 +134,25 @@ def test_a_project_arriving_after_the_account_was_deleted_is_refused(server: Ser
     assert status == 401
     again = client.post("/auth/login", data={"username": email, "password": PASSWORD})
     assert again.status_code == 401
+
+
+def test_a_project_whose_token_expired_while_its_body_was_on_the_way_is_refused(
+    server: Server,
+) -> None:
+    """A token valid when the head arrives and expired when the body does: refused, as the
+    token is checked once the body is in (a body later than BODY_READ_TIMEOUT_SECONDS would
+    get a 408 before that)."""
+    client, token = account(server, f"expiring-{server.port}@example.com")
+    claims = jwt.decode(token, options={"verify_signature": False})
+    short = AccessTokens(DEV_SECRET_KEY, lifetime_seconds=1).issue(claims["sub"], claims["sid"])
+    assert client.get("/auth/me", headers=bearer(short.access_token)).status_code == 200
+    status = late_write(
+        server,
+        "POST",
+        "/projects",
+        short.access_token,
+        {"name": "Expired"},
+        lambda: time.sleep(1.5),
+    )
+    assert status == 401
+    assert client.get("/projects", headers=bearer(token)).json()["items"] == []
