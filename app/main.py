@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 import logging
 from collections.abc import AsyncIterator, Sequence
@@ -12,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute, APIWebSocketRoute
+from starlette.concurrency import run_in_threadpool
 
 from app.backends import Backends
 from app.context import AppContext
@@ -25,6 +28,7 @@ from app.core.validation import validation_error_handler
 from app.errors import HangarError
 from app.routers.auth.endpoint import account_router
 from app.routers.auth.endpoint import router as auth_router
+from app.routers.auth.services import purge_expired
 from app.routers.files.endpoint import router as files_router
 from app.routers.health.endpoint import router as health_router
 from app.routers.projects.endpoint import router as projects_router
@@ -52,6 +56,32 @@ def _hangar_error(_: Request, error: Exception) -> JSONResponse:
     )
 
 
+async def purge(context: AppContext) -> None:
+    """One purge of expired sessions, tokens and login windows, in the threadpool on every
+    backend (a first purge of an old file may take a while, and no request should wait for
+    it); a failure is logged, never raised, and the next run tries again."""
+    try:
+        sessions, windows = await run_in_threadpool(
+            purge_expired, sessions=context.backends.session_repo, throttle=context.throttle
+        )
+    except Exception:
+        logger.exception("purging expired sessions and login windows failed")
+        return
+    if sessions or windows:
+        logger.info(
+            "purged %d expired session/refresh token row(s), %d lapsed login window(s)",
+            sessions,
+            windows,
+        )
+
+
+async def purge_periodically(context: AppContext) -> None:
+    """`purge` every PURGE_INTERVAL_SECONDS for as long as the app runs."""
+    while True:
+        await asyncio.sleep(context.settings.PURGE_INTERVAL_SECONDS)
+        await purge(context)
+
+
 def create_app(
     settings: Settings | None = None,
     backends: Backends | None = None,
@@ -71,9 +101,13 @@ def create_app(
         removed = storage.clean_temp_files(settings.TEMP_FILE_MAX_AGE_SECONDS)
         if removed:
             logger.warning("removed %d upload temp file(s) a stopped process left", len(removed))
+        purging = asyncio.create_task(purge_periodically(context))
         try:
             yield
         finally:
+            purging.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purging
             if backends is None:
                 context.backends.close()
 

@@ -119,6 +119,13 @@ class Settings(BaseSettings):
         "cannot be told (another host) is a crash leftover once older than this.",
     )
 
+    PURGE_INTERVAL_SECONDS: float = Field(
+        3600.0,
+        gt=0,
+        description="How often a running app forgets expired sessions and refresh tokens and "
+        "lapsed login-failure windows (DynamoDB's TTL does it there).",
+    )
+
     @field_validator("CORS_ORIGINS", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:

@@ -247,6 +247,13 @@ class SessionRepository(Repository):
     def delete_user_sessions(self, user_id: str) -> None:
         """Forget every session and refresh token of a user (account deletion)."""
 
+    @abstractmethod
+    def purge_expired(self, now: datetime) -> int:
+        """Forget what no request can use any more: sessions whose `expires_at` has passed
+        `now`, revoked sessions none of whose refresh tokens is still unused and unexpired,
+        and refresh tokens past `expires_at` or of a session that is gone. A used token of a
+        live session stays, so its replay is still caught. Returns how many rows went."""
+
 
 class LoginAttemptRepository(Repository):
     """Counters of failed logins, shared by every instance through the database."""
@@ -268,6 +275,11 @@ class LoginAttemptRepository(Repository):
     @abstractmethod
     def clear(self, key: str) -> None:
         """Forget the failures under `key` (after a successful login)."""
+
+    @abstractmethod
+    def purge_lapsed(self, window_start: datetime) -> int:
+        """Forget every window that began before `window_start` (it counts nothing any more,
+        `record_failure` would restart it); returns how many went."""
 
 
 @dataclass

@@ -232,6 +232,9 @@ class CachedSessionRepository(_WriteThrough[SessionRepository], MemorySessionRep
     def delete_user_sessions(self, user_id: str) -> None:
         self._write(self.durable.delete_user_sessions, super().delete_user_sessions, user_id)
 
+    def purge_expired(self, now: datetime) -> int:
+        return self._write(self.durable.purge_expired, super().purge_expired, now)
+
 
 class CachedLoginAttemptRepository(
     _WriteThrough[LoginAttemptRepository], MemoryLoginAttemptRepository
@@ -248,3 +251,6 @@ class CachedLoginAttemptRepository(
 
     def clear(self, key: str) -> None:
         self._write(self.durable.clear, super().clear, key)
+
+    def purge_lapsed(self, window_start: datetime) -> int:
+        return self._write(self.durable.purge_lapsed, super().purge_lapsed, window_start)

@@ -782,6 +782,13 @@ class DynamoSessionRepository(_DynamoRepository, SessionRepository):
         for start in range(0, len(requests), BATCH_SIZE):
             _write_batch(self.client, self.table, requests[start : start + BATCH_SIZE])
 
+    def purge_expired(self, now: datetime) -> int:
+        """Nothing to do: every session and token carries `expires_ttl`, and DynamoDB's TTL
+        deletes it once expired, without a scan of the table or a write billed to us. What TTL
+        has not yet reached is harmless: `refresh_session` checks `expires_at` itself. A
+        revoked session waits for its expiry, as its items' TTL says."""
+        return 0
+
 
 class DynamoLoginAttemptRepository(_DynamoRepository, LoginAttemptRepository):
     def __init__(self, db: DynamoDatabase) -> None:
@@ -835,6 +842,12 @@ class DynamoLoginAttemptRepository(_DynamoRepository, LoginAttemptRepository):
 
     def clear(self, key: str) -> None:
         self.client.delete_item(TableName=self.table, Key=_attempt_key(key))
+
+    def purge_lapsed(self, window_start: datetime) -> int:
+        """Nothing to do: a window's `expires_ttl` is set when it starts, one window length
+        on, so DynamoDB's TTL deletes it once lapsed; `record_failure` restarts a lapsed one
+        that TTL has not reached yet."""
+        return 0
 
 
 def open_repositories(settings: Settings) -> Repositories:

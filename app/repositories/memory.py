@@ -332,6 +332,27 @@ class MemorySessionRepository(MemoryRepository, SessionRepository):
             for token in self._select(self.db.refresh_tokens, lambda t: t.user_id == user_id):
                 del self.db.refresh_tokens[token.token_hash]
 
+    def purge_expired(self, now: datetime) -> int:
+        with self.db.lock:
+            usable = {
+                t.session_id
+                for t in self.db.refresh_tokens.values()
+                if not t.used and t.expires_at > now
+            }
+            sessions = self._select(
+                self.db.sessions,
+                lambda s: s.expires_at <= now or (s.revoked and s.id not in usable),
+            )
+            for session in sessions:
+                del self.db.sessions[session.id]
+            tokens = self._select(
+                self.db.refresh_tokens,
+                lambda t: t.expires_at <= now or t.session_id not in self.db.sessions,
+            )
+            for token in tokens:
+                del self.db.refresh_tokens[token.token_hash]
+        return len(sessions) + len(tokens)
+
 
 class MemoryLoginAttemptRepository(MemoryRepository, LoginAttemptRepository):
     def record_failure(self, key: str, now: datetime, window_start: datetime) -> AttemptWindow:
@@ -358,6 +379,13 @@ class MemoryLoginAttemptRepository(MemoryRepository, LoginAttemptRepository):
     def clear(self, key: str) -> None:
         with self.db.lock:
             self.db.attempts.pop(key, None)
+
+    def purge_lapsed(self, window_start: datetime) -> int:
+        with self.db.lock:
+            lapsed = self._select(self.db.attempts, lambda a: a.started_at < window_start)
+            for window in lapsed:
+                del self.db.attempts[window.key]
+        return len(lapsed)
 
 
 def open_repositories(settings: Settings) -> Repositories:

@@ -102,6 +102,8 @@ SECONDARY_INDEXES = {
     "files_by_project": "files (project_id, created_at, id)",
     "sessions_by_user": "sessions (user_id)",
     "refresh_tokens_by_user": "refresh_tokens (user_id)",
+    # The purge asks, per session, whether a token of it is still usable.
+    "refresh_tokens_by_session": "refresh_tokens (session_id)",
 }
 RETIRED_INDEXES = ("projects_by_owner", "projects_page")
 """Indexes older files may have that a SECONDARY_INDEXES entry replaces (`projects_page`
@@ -522,6 +524,28 @@ class SqlSessionRepository(_SqlRepository[Session], SessionRepository):
             ]
         )
 
+    _purge_sessions = (
+        "DELETE FROM sessions WHERE expires_at <= ? OR (revoked AND NOT EXISTS ("
+        "SELECT 1 FROM refresh_tokens t WHERE t.session_id = sessions.id "
+        "AND NOT t.used AND t.expires_at > ?)) RETURNING id"
+    )
+    _purge_tokens = (
+        "DELETE FROM refresh_tokens WHERE expires_at <= ? OR NOT EXISTS ("
+        "SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id) RETURNING token_hash"
+    )
+
+    def purge_expired(self, now: datetime) -> int:
+        """One DELETE per table in one transaction, sessions first, so the tokens of the
+        sessions it removed go with them."""
+        moment = to_text(now)
+
+        def purge() -> int:
+            sessions = self.db.execute(self._purge_sessions, [moment, moment])
+            tokens = self.db.execute(self._purge_tokens, [moment])
+            return len(sessions) + len(tokens)
+
+        return self.db.transaction(purge)
+
 
 class SqlLoginAttemptRepository(_SqlRepository[AttemptWindow], LoginAttemptRepository):
     table = _Table("login_attempts", AttemptWindow)
@@ -560,6 +584,14 @@ class SqlLoginAttemptRepository(_SqlRepository[AttemptWindow], LoginAttemptRepos
     def clear(self, key: str) -> None:
         with self._writes:
             self.db.execute("DELETE FROM login_attempts WHERE key = ?", [key])
+
+    def purge_lapsed(self, window_start: datetime) -> int:
+        with self._writes:
+            rows = self.db.execute(
+                "DELETE FROM login_attempts WHERE started_at < ? RETURNING key",
+                [to_text(window_start)],
+            )
+        return len(rows)
 
 
 def sql_repositories(engine: SqlDatabase) -> Repositories:

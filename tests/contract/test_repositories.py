@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -541,6 +543,94 @@ class TestSessions:
         assert session_repo.use_refresh_token(my_token.token_hash) == (None, False)
         assert session_repo.get_session(theirs.id) == theirs
         assert session_repo.use_refresh_token(their_token.token_hash)[1] is True
+
+
+def dynamo_ttl(repo: SessionRepository | LoginAttemptRepository, pk: Mapping[str, Any]) -> int:
+    """The `expires_ttl` DynamoDB's TTL deletes an item by, read from the raw item."""
+    from app.repositories import dynamodb
+
+    assert isinstance(
+        repo, dynamodb.DynamoSessionRepository | dynamodb.DynamoLoginAttemptRepository
+    )
+    item = repo.client.get_item(TableName=repo.table, Key=pk, ConsistentRead=True)["Item"]
+    return int(item[dynamodb.TTL_ATTRIBUTE]["N"])
+
+
+class TestPurging:
+    def test_purging_forgets_expired_and_dead_sessions_and_their_tokens(
+        self, session_repo: SessionRepository
+    ) -> None:
+        live = make_session()
+        live_used, live_next = make_token(live), make_token(live)
+        session_repo.add_session(live, live_used)
+        session_repo.use_refresh_token(live_used.token_hash)
+        session_repo.add_refresh_token(live_next)
+        expired = make_session(expires_at=T0 + timedelta(days=1))
+        expired_token = make_token(expired)
+        session_repo.add_session(expired, expired_token)
+        dead = make_session()
+        dead_token = make_token(dead)
+        session_repo.add_session(dead, dead_token)
+        session_repo.use_refresh_token(dead_token.token_hash)
+        session_repo.revoke_session(dead.id)
+        revoked = make_session()
+        revoked_token = make_token(revoked)
+        session_repo.add_session(revoked, revoked_token)
+        session_repo.revoke_session(revoked.id)
+        now = T0 + timedelta(days=2)
+
+        if session_repo.network_bound:
+            # DynamoDB: its TTL deletes every session and token once expired.
+            assert session_repo.purge_expired(now) == 0
+            for pk, expires_at in [
+                ("session#" + expired.id, expired.expires_at),
+                ("refresh#" + expired_token.token_hash, expired.expires_at),
+                ("session#" + live.id, live.expires_at),
+            ]:
+                ttl = dynamo_ttl(session_repo, {"pk": {"S": pk}})
+                assert ttl == int(expires_at.timestamp())
+            return
+        assert session_repo.purge_expired(now) == 4
+        assert session_repo.purge_expired(now) == 0
+        assert session_repo.get_session(expired.id) is None
+        assert session_repo.use_refresh_token(expired_token.token_hash) == (None, False)
+        assert session_repo.get_session(dead.id) is None
+        assert session_repo.use_refresh_token(dead_token.token_hash) == (None, False)
+        # A used token of a live session stays, so that its replay is still caught.
+        assert session_repo.get_session(live.id) == live
+        assert session_repo.use_refresh_token(live_used.token_hash)[0] is not None
+        assert session_repo.use_refresh_token(live_next.token_hash)[1] is True
+        assert session_repo.get_session(revoked.id) is not None
+        assert session_repo.use_refresh_token(revoked_token.token_hash)[1] is True
+
+    def test_purging_at_the_expiry_of_everything_leaves_nothing(
+        self, session_repo: SessionRepository
+    ) -> None:
+        sessions = [make_session() for _ in range(3)]
+        for session in sessions:
+            session_repo.add_session(session, make_token(session))
+            session_repo.add_refresh_token(make_token(session))
+        session_repo.revoke_session(sessions[0].id)
+        expected = 0 if session_repo.network_bound else 9
+        assert session_repo.purge_expired(T0 + timedelta(days=30)) == expected
+
+    def test_purging_forgets_lapsed_login_windows(
+        self, attempt_repo: LoginAttemptRepository
+    ) -> None:
+        window = timedelta(minutes=15)
+        attempt_repo.record_failure("old", T0, T0 - window)
+        attempt_repo.record_failure("new", T0 + window, T0)
+        if attempt_repo.network_bound:
+            from app.repositories.dynamodb import _attempt_key
+
+            assert attempt_repo.purge_lapsed(T0 + window / 2) == 0
+            ttl = dynamo_ttl(attempt_repo, _attempt_key("old"))
+            assert ttl == int((T0 + window).timestamp())
+            return
+        assert attempt_repo.purge_lapsed(T0 + window / 2) == 1
+        assert attempt_repo.get_window("old") is None
+        assert attempt_repo.get_window("new") is not None
+        assert attempt_repo.purge_lapsed(T0 + window / 2) == 0
 
 
 class TestLoginAttempts:

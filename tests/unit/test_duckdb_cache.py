@@ -181,7 +181,9 @@ def test_concurrent_writers_leave_the_copy_equal_to_the_file(repos: Repositories
 
 
 def test_a_cached_repository_that_forgets_a_write_is_refused_when_defined() -> None:
-    with pytest.raises(TypeError, match=r"\['clear', 'record_failure', 'remove_failure'\]"):
+    with pytest.raises(
+        TypeError, match=r"\['clear', 'purge_lapsed', 'record_failure', 'remove_failure'\]"
+    ):
 
         class Forgetful(_WriteThrough[LoginAttemptRepository], MemoryLoginAttemptRepository):
             reads = frozenset({"get_window"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from app.core.security import (
     AccessTokens,
@@ -151,6 +151,16 @@ def authorize(
     if session.revoked or not user.is_active:
         raise InvalidToken()
     return user, session
+
+
+def purge_expired(
+    *, sessions: SessionRepository, throttle: LoginThrottle, now: datetime | None = None
+) -> tuple[int, int]:
+    """Forget expired sessions and refresh tokens and lapsed login-failure windows, so the
+    store does not grow with every login; how many of each (sessions and tokens, windows)."""
+    now = now or utc_now()
+    window_start = now - timedelta(seconds=throttle.window_seconds)
+    return sessions.purge_expired(now), throttle.attempts.purge_lapsed(window_start)
 
 
 def update_me(user: User, data: UserUpdate, *, repo: UserRepository) -> User:
