@@ -14,7 +14,6 @@ import dataclasses
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import cast
 
 from app.core.config import Settings
@@ -132,19 +131,6 @@ class Backends:
         repair or a prune delete bytes it has no record of, or bytes whose record it deletes."""
         bound = self.file_storage.database_ids()
         return self.database_id in bound and bound <= {self.database_id, *also}
-
-    @cached_property
-    def network_bound(self) -> bool:
-        """True when any part crosses a network."""
-        parts = (
-            self.user_repo,
-            self.project_repo,
-            self.file_repo,
-            self.file_storage,
-            self.session_repo,
-            self.attempt_repo,
-        )
-        return any(part.network_bound for part in parts)
 
     def close(self) -> None:
         for close in self.closers:

@@ -44,48 +44,31 @@ class LoginThrottle:
         window_start = now - timedelta(seconds=self.window_seconds)
         address_key = f"address:{address}" if address else None
         if address_key is not None:
-            self._refuse_at_limit(address_key, self.max_per_address, now, window_start)
+            window = self.attempts.get_window(address_key)
+            if window is not None and window.started_at >= window_start:
+                self._refuse_past(window, self.max_per_address - 1, now)
         account = f"account:{email}"
-        counted = self._count({account: self.max_per_account})
+        window = self.attempts.record_failure(account, now, window_start)
         try:
+            self._refuse_past(window, self.max_per_account, now)
             yield
         except WRONG_PASSWORD:
             if address_key is not None:
                 self.attempts.record_failure(address_key, now, window_start)
             raise
         except BaseException:
-            self._give_back(counted)
+            # Refused, or no answer (the database failed, say): the attempt is given back.
+            self.attempts.remove_failure(account)
             raise
         self.attempts.clear(account)
 
-    def _refuse_at_limit(self, key: str, limit: int, now: datetime, window_start: datetime) -> None:
-        window = self.attempts.get_window(key)
-        if window is not None and window.started_at >= window_start and window.failures >= limit:
+    def _refuse_past(self, window: AttemptWindow, limit: int, now: datetime) -> None:
+        if window.failures > limit:
             raise TooManyAttempts(retry_after=self._retry_after(window, now))
-
-    def _count(self, limits: dict[str, int]) -> list[str]:
-        """Count one attempt under every key, or none if one of them is past its limit."""
-        now = utc_now()
-        window_start = now - timedelta(seconds=self.window_seconds)
-        counted: list[str] = []
-        try:
-            for key, limit in limits.items():
-                window = self.attempts.record_failure(key, now, window_start)
-                counted.append(key)
-                if window.failures > limit:
-                    raise TooManyAttempts(retry_after=self._retry_after(window, now))
-        except BaseException:
-            self._give_back(counted)
-            raise
-        return counted
 
     def _retry_after(self, window: AttemptWindow, now: datetime) -> int:
         end = window.started_at + timedelta(seconds=self.window_seconds)
         return max(1, math.ceil((end - now).total_seconds()))
-
-    def _give_back(self, keys: list[str]) -> None:
-        for key in keys:
-            self.attempts.remove_failure(key)
 
 
 def guarded(
