@@ -2,7 +2,7 @@
 # Only Python 3.11+ and make are needed: uv is installed with pip when it is missing.
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: run test setup uv lint format clean notebook run-aws bench browser
+.PHONY: run test setup uv lint format clean notebook run-aws bench bench-scale browser
 
 uv:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || \
@@ -64,3 +64,9 @@ bench: uv
 	$(UV) sync --frozen --all-groups
 	$(UV) run python -m benchmarks --users 10 --projects 1000 --requests 2400 --seconds 2 --files 30 \
 		--big-file-mib 128
+
+# The embedded databases bulk-seeded to 10,000, 100,000 and 1,000,000 projects: open time, RSS
+# growth, first and deep pages, gets and creates (benchmarks/scale.py; a few minutes here).
+bench-scale: uv
+	$(UV) sync --frozen --all-groups
+	$(UV) run python -m benchmarks.scale

@@ -1,8 +1,10 @@
-"""The one place that turns settings into backends: repositories, storage and their mirrors.
+"""The one place that turns settings into backends: repositories, storage, their mirrors, and
+the mailer.
 
 Used alike by the API, the CLI, doctor, migrate, the notebook and the tests; it knows nothing
-of HTTP. A backend is a module found by name in `DATABASES` or `STORAGES`: the module opens
-itself from the settings (`open_repositories` / `open_storage`), says which setting locates it
+of HTTP. A backend is a module found by name in `DATABASES`, `STORAGES` or `MAILERS`: the module
+opens itself from the settings (`open_repositories` / `open_storage` / `open_mailer`), says
+which setting locates it
 and whether one process must own it. Adding a database is one module, one line below, its
 settings in `Settings`, and its contract-test fixture. Modules are imported only when selected,
 so a stack never loads the libraries of another.
@@ -17,8 +19,11 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from app.core.config import Settings
+from app.mail.base import Mailer, MailModule
+from app.mail.console import ConsoleMailer
 from app.mirroring import MirrorJournal
 from app.repositories.base import (
+    ActionTokenRepository,
     DatabaseModule,
     FileRepository,
     LoginAttemptRepository,
@@ -46,6 +51,12 @@ STORAGES: dict[str, str] = {
     "memory": "app.storage.memory",
     "s3": "app.storage.s3",
 }
+MAILERS: dict[str, str] = {  # held equal to MailType
+    "console": "app.mail.console",
+    "memory": "app.mail.memory",
+    "smtp": "app.mail.smtp",
+    "ses": "app.mail.ses",
+}
 
 
 def database_module(database_type: str) -> DatabaseModule:
@@ -56,6 +67,10 @@ def storage_module(storage_type: str) -> StorageModule:
     return cast(StorageModule, importlib.import_module(STORAGES[storage_type]))
 
 
+def mail_module(mail_type: str) -> MailModule:
+    return cast(MailModule, importlib.import_module(MAILERS[mail_type]))
+
+
 def open_repositories(settings: Settings) -> Repositories:
     """Open the configured database."""
     return database_module(settings.DATABASE_TYPE).open_repositories(settings)
@@ -64,6 +79,11 @@ def open_repositories(settings: Settings) -> Repositories:
 def open_storage(settings: Settings) -> FileStorage:
     """Open the configured file storage."""
     return storage_module(settings.STORAGE_TYPE).open_storage(settings)
+
+
+def open_mailer(settings: Settings) -> Mailer:
+    """Open the configured mail backend."""
+    return mail_module(settings.MAIL_TYPE).open_mailer(settings)
 
 
 def identity(settings: Settings) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -95,7 +115,7 @@ def one_process(settings: Settings) -> str | None:
 
 @dataclass
 class Backends:
-    """The repositories and storage selected by settings, shared by every request."""
+    """The repositories, storage and mailer selected by settings, shared by every request."""
 
     user_repo: UserRepository
     project_repo: ProjectRepository
@@ -103,17 +123,26 @@ class Backends:
     file_storage: FileStorage
     session_repo: SessionRepository
     attempt_repo: LoginAttemptRepository
+    token_repo: ActionTokenRepository
     database_id: str
+    mailer: Mailer
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
     def assemble(
-        cls, repositories: Repositories, storage: FileStorage, *, bind: bool = True
+        cls,
+        repositories: Repositories,
+        storage: FileStorage,
+        mailer: Mailer | None = None,
+        *,
+        bind: bool = True,
     ) -> Backends:
         """One database and the storage of its files, which records the pair (`bind_storage`)
-        unless `bind` is off (a run that must write nothing)."""
+        unless `bind` is off (a run that must write nothing); mail goes to `mailer`, or is
+        printed."""
         if bind:
             bind_storage(storage, repositories.database_id)
+        mailer = mailer or ConsoleMailer(Settings.model_fields["MAIL_FROM"].default)
         return cls(
             user_repo=repositories.user_repo,
             project_repo=repositories.project_repo,
@@ -121,8 +150,10 @@ class Backends:
             file_storage=storage,
             session_repo=repositories.session_repo,
             attempt_repo=repositories.attempt_repo,
+            token_repo=repositories.token_repo,
             database_id=repositories.database_id,
-            closers=[repositories.close],
+            mailer=mailer,
+            closers=[repositories.close, mailer.close],
         )
 
     def owns_storage(self, *also: str) -> bool:
@@ -141,7 +172,9 @@ def open_backends(settings: Settings, *, mirrors: bool = True, bind: bool = True
     """Everything a request or a notebook needs to reach the data, per the settings; with
     `mirrors=False` exactly the primary database and storage (what a migration reads), with
     `bind=False` without recording the pair in the storage."""
-    backends = Backends.assemble(open_repositories(settings), open_storage(settings), bind=bind)
+    backends = Backends.assemble(
+        open_repositories(settings), open_storage(settings), open_mailer(settings), bind=bind
+    )
     if not mirrors:
         return backends
     return attach_mirrors(backends, settings)

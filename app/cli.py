@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -113,7 +114,64 @@ def init() -> None:
     storage folder) when missing, so the service can start without AWS_AUTO_CREATE."""
     settings = load_or_exit().model_copy(update={"AWS_AUTO_CREATE": True})
     open_or_exit(settings).close()
+    if settings.STORAGE_TYPE == "s3":
+        from app.storage.s3 import open_storage, upload_lifecycle_days
+
+        days = upload_lifecycle_days(settings)
+        open_storage(settings).set_upload_lifecycle(days)
+        typer.echo(f"S3 lifecycle: multipart uploads still open after {days} day(s) are aborted")
+    if settings.MAIL_TYPE == "ses":
+        from app.mail.ses import verify_identity
+
+        typer.echo(verify_identity(settings))
     typer.echo(f"Ready: database {settings.DATABASE_TYPE}, storage {settings.STORAGE_TYPE}")
+
+
+@cli.command("create-admin")
+def create_admin(
+    email: Annotated[str, typer.Argument(help="The administrator's email address.")],
+    password_stdin: Annotated[
+        bool, typer.Option(help="Read the password from the first line of stdin, unprompted.")
+    ] = False,
+) -> None:
+    """Make EMAIL an administrator (verified): a new account with the password it prompts
+    for, or an existing one promoted, its password unchanged."""
+    from pydantic import ValidationError
+
+    from app.context import AppContext
+    from app.errors import EmailAlreadyRegistered
+    from app.routers.auth.interface import UserRegister, normalise_email
+
+    settings = load_or_exit()
+    backends = open_or_exit(settings)
+    try:
+        users = backends.user_repo
+        existing = users.get_user_by_email(normalise_email(email))
+        if existing is not None:
+            users.update_user_fields(existing.id, {"is_superuser": True, "is_verified": True})
+            typer.echo(f"{existing.email} is now an administrator")
+            return
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        try:
+            data = UserRegister(email=email, password=password)
+        except ValidationError as error:
+            problems = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in error.errors())
+            typer.echo(f"Cannot create the administrator: {problems}", err=True)
+            raise typer.Exit(2) from None
+        hasher = AppContext.from_settings(settings, backends).hasher
+        try:
+            user = users.create_user(
+                data.email, hasher.hash(data.password), is_verified=True, is_superuser=True
+            )
+        except EmailAlreadyRegistered:
+            typer.echo(f"{data.email} registered meanwhile: run the command again", err=True)
+            raise typer.Exit(1) from None
+        typer.echo(f"Administrator {user.email} created")
+    finally:
+        backends.close()
 
 
 @cli.command()

@@ -9,7 +9,7 @@ from app.backends import Backends, open_backends
 from app.core.config import Settings
 from app.core.pagination import CursorCodec
 from app.core.security import AccessTokens, PasswordHasher
-from app.routers.auth.throttle import LoginThrottle
+from app.routers.auth.throttle import LoginThrottle, MailThrottle
 from app.storage.signing import UrlSigner, url_signer
 
 
@@ -24,6 +24,7 @@ class AppContext:
     cursors: CursorCodec
     signer: UrlSigner
     throttle: LoginThrottle
+    mail_throttle: MailThrottle
 
     @classmethod
     def from_settings(cls, settings: Settings, backends: Backends | None = None) -> AppContext:
@@ -46,6 +47,12 @@ class AppContext:
                 backends.attempt_repo,
                 max_per_account=settings.LOGIN_MAX_FAILURES_PER_ACCOUNT,
                 max_per_address=settings.LOGIN_MAX_FAILURES_PER_ADDRESS,
+                window_seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS,
+            ),
+            mail_throttle=MailThrottle(
+                backends.attempt_repo,
+                max_per_account=settings.MAIL_MAX_PER_ACCOUNT,
+                max_per_address=settings.MAIL_MAX_PER_ADDRESS,
                 window_seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS,
             ),
         )

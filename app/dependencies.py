@@ -17,8 +17,11 @@ from starlette.concurrency import run_in_threadpool
 
 from app.backends import Backends
 from app.context import AppContext
+from app.errors import NotSuperuser
+from app.mail import base as mail
 from app.models import Session, User
 from app.repositories.base import (
+    ActionTokenRepository,
     FileRepository,
     ProjectRepository,
     SessionRepository,
@@ -37,8 +40,8 @@ async def call(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R
     """Run a service call inline when every backend it is handed (or whose method it is) is
     embedded, whose statements take well under a millisecond, less than a thread hop; in the
     threadpool when one crosses the network, so that the event loop never waits on it. An
-    inline call that meets a lock before writing anything (`WouldBlock`) runs again in the
-    threadpool, where it may wait."""
+    inline call that meets a lock, or an insert that joins a group commit, before writing
+    anything (`WouldBlock`) runs again in the threadpool, where it may wait."""
     parts = (getattr(function, "__self__", None), *args, *kwargs.values())
     if any(getattr(part, "network_bound", False) is True for part in parts):
         return await run_in_threadpool(function, *args, **kwargs)
@@ -91,11 +94,21 @@ async def get_file_storage(request: Request) -> FileStorage:
     return _backends(request).file_storage
 
 
+async def get_token_repo(request: Request) -> ActionTokenRepository:
+    return _backends(request).token_repo
+
+
+async def get_mailer(request: Request) -> mail.Mailer:
+    return _backends(request).mailer
+
+
 UserRepo = Annotated[UserRepository, Depends(get_user_repo)]
 ProjectRepo = Annotated[ProjectRepository, Depends(get_project_repo)]
 FileRepo = Annotated[FileRepository, Depends(get_file_repo)]
 SessionRepo = Annotated[SessionRepository, Depends(get_session_repo)]
 Storage = Annotated[FileStorage, Depends(get_file_storage)]
+TokenRepo = Annotated[ActionTokenRepository, Depends(get_token_repo)]
+Mailer = Annotated[mail.Mailer, Depends(get_mailer)]
 
 # The scheme keeps the name OpenAPI clients were generated with.
 bearer = OAuth2PasswordBearer(tokenUrl=LOGIN_PATH, scheme_name="OAuth2PasswordBearer")
@@ -130,3 +143,13 @@ async def get_current_user(caller: Authenticated) -> User:
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_current_superuser(user: CurrentUser) -> User:
+    """The caller's user if an administrator; 403 for anyone else."""
+    if not user.is_superuser:
+        raise NotSuperuser()
+    return user
+
+
+CurrentSuperuser = Annotated[User, Depends(get_current_superuser)]

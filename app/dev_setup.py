@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.backends import Backends, open_backends
-from app.core.config import DatabaseType, Settings, StorageType, get_settings
+from app.core.config import DatabaseType, MailType, Settings, StorageType, get_settings
+from app.mail.base import Mailer
 from app.repositories.base import FileRepository, ProjectRepository, UserRepository
 from app.storage.base import FileStorage
 
-Part = UserRepository | ProjectRepository | FileRepository | FileStorage
-PARTS = ("user_repo", "project_repo", "file_repo", "file_storage")
+Part = UserRepository | ProjectRepository | FileRepository | FileStorage | Mailer
+PARTS = ("user_repo", "project_repo", "file_repo", "file_storage", "mailer")
 FILE_SETTINGS = ("DUCKDB_PATH", "SQLITE_PATH", "LOCAL_STORAGE_PATH")
 """Where the embedded stack keeps its files: under `root`, at the places of the Settings
 defaults, which `make run` (the `local` profile) uses under its working directory, so the
@@ -55,10 +56,12 @@ def setup_local_dev(
     *,
     database: DatabaseType = "duckdb",
     storage: StorageType = "local",
+    mail: MailType = "console",
 ) -> DevRepositories:
     """Switch this process to the local profile with its files under `root`, and return the
     backends the API would use. The environment is set (not just a Settings object built) so
-    that `get_settings()`, `create_app()` and the CLI in this process all see the same profile."""
+    that `get_settings()`, `create_app()` and the CLI in this process all see the same profile.
+    `mail="memory"` keeps what the app mails in `repos["mailer"].sent`, for a cell to read."""
     base = Path(root).resolve()
     paths = {name: base / Settings.model_fields[name].default for name in FILE_SETTINGS}
     os.environ.update(
@@ -66,6 +69,7 @@ def setup_local_dev(
             "APP_ENV": "local",
             "DATABASE_TYPE": database,
             "STORAGE_TYPE": storage,
+            "MAIL_TYPE": mail,
             **{name: str(path) for name, path in paths.items()},
         }
     )

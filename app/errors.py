@@ -121,10 +121,54 @@ class PasswordMismatch(HangarError):
 class TooManyAttempts(HangarError):
     status_code = 429
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"Too many failed logins; try again in {retry_after} seconds")
+    def __init__(self, retry_after: int, what: str = "failed logins") -> None:
+        super().__init__(f"Too many {what}; try again in {retry_after} seconds")
         self.retry_after = retry_after
 
     @property
     def headers(self) -> dict[str, str] | None:
         return {"Retry-After": str(self.retry_after)}
+
+
+class InvalidActionToken(HangarError):
+    """A mailed token that is unknown, used, expired, altered, or whose password changed since
+    it was sent: all alike, so a guess learns nothing."""
+
+    status_code = 400
+
+    def __init__(self, detail: str = "Invalid or expired link; ask for a new one") -> None:
+        super().__init__(detail)
+
+
+class AlreadyVerified(HangarError):
+    status_code = 409
+
+    def __init__(self, detail: str = "This email address is already verified") -> None:
+        super().__init__(detail)
+
+
+class EmailNotVerified(HangarError):
+    """A login refused under REQUIRE_VERIFIED_LOGIN; raised after the password was checked, so
+    it tells only the account's owner anything."""
+
+    status_code = 403
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__(
+            "Verify your email address before logging in: a new link has been mailed to you"
+        )
+        self.user_id = user_id
+
+
+class NotSuperuser(HangarError):
+    status_code = 403
+
+    def __init__(self, detail: str = "Administrators only") -> None:
+        super().__init__(detail)
+
+
+class SelfAdministration(HangarError):
+    """An administrator acting on their own account through the admin routes, which would lock
+    them out (deactivate, demote, delete): refused, as it is seldom meant."""
+
+    status_code = 409

@@ -26,13 +26,16 @@ from app.core.openapi import operation_ids
 from app.core.request_id import RequestIdMiddleware
 from app.core.validation import validation_error_handler
 from app.errors import HangarError
+from app.routers.admin.endpoint import router as admin_router
 from app.routers.auth.endpoint import account_router
 from app.routers.auth.endpoint import router as auth_router
-from app.routers.auth.services import purge_expired
+from app.routers.auth.services import purge_expired, purge_expired_tokens
 from app.routers.files.endpoint import router as files_router
 from app.routers.health.endpoint import router as health_router
 from app.routers.projects.endpoint import router as projects_router
 from app.routers.storage.endpoint import router as storage_router
+from app.routers.uploads.endpoint import parts_router
+from app.routers.uploads.endpoint import router as uploads_router
 from app.routing import PresolvedRoute
 
 API_PREFIX = "/api/v1"
@@ -43,6 +46,9 @@ ROUTERS = (
     auth_router,
     account_router,
     storage_router,
+    uploads_router,
+    parts_router,
+    admin_router,
     health_router,
 )
 FORM_OVERHEAD_BYTES = 1024 * 1024
@@ -73,6 +79,13 @@ async def purge(context: AppContext) -> None:
             sessions,
             windows,
         )
+    try:
+        tokens = await run_in_threadpool(purge_expired_tokens, tokens=context.backends.token_repo)
+    except Exception:
+        logger.exception("purging expired one-time tokens failed")
+        return
+    if tokens:
+        logger.info("purged %d expired one-time token(s)", tokens)
 
 
 async def purge_periodically(context: AppContext) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
-from typing import Annotated, Generic, NamedTuple, TypeVar
+from typing import Annotated, Generic, Literal, NamedTuple, TypeVar
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
 
@@ -38,6 +38,12 @@ class User(_Domain):
     full_name: str | None = None
     is_active: bool = True
     created_at: Instant
+    is_verified: bool = True
+    """Whether the owner proved the address by a mailed link. A user stored before addresses
+    were verified reads as verified (they could already log in); registrations start
+    unverified (`UserRepository.create_user`)."""
+    is_superuser: bool = False
+    """An administrator: may list, deactivate and delete other users."""
 
 
 FIRST_VERSION = 1
@@ -110,3 +116,19 @@ class AttemptWindow(_Domain):
     key: str
     started_at: Instant
     failures: int
+
+
+TokenPurpose = Literal["verify_email", "reset_password"]
+
+
+class ActionToken(_Domain):
+    """A one-time token mailed to a user (to verify the address, to reset the password), known
+    only by its hash; consuming it removes it."""
+
+    token_hash: str
+    purpose: TokenPurpose
+    user_id: str
+    expires_at: Instant
+    fingerprint: str = ""
+    """A digest of the state the token is bound to (a reset token: the password hash it was
+    made under, so it dies when the password changes); empty when bound to none."""

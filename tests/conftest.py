@@ -52,6 +52,7 @@ def make_settings(tmp_path: Path, request: pytest.FixtureRequest) -> SettingsFac
             "SQLITE_PATH": tmp_path / "data" / "app.sqlite3",
             "LOCAL_STORAGE_PATH": tmp_path / "uploads",
             "PUBLIC_BASE_URL": TEST_BASE_URL,
+            "MAIL_TYPE": "memory",  # a test reads what was mailed from the app's mailer
             **backend_overrides(request, database, storage),
             **overrides,
         }

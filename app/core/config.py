@@ -23,6 +23,8 @@ development key. Any other profile is reachable by others, so a guessable key th
 anyone mint tokens and links."""
 DatabaseType = Literal["duckdb", "sqlite", "memory", "dynamodb"]
 StorageType = Literal["local", "memory", "s3"]
+MailType = Literal["console", "memory", "smtp", "ses"]
+SmtpSecurity = Literal["starttls", "tls", "none"]
 
 
 class Settings(BaseSettings):
@@ -41,9 +43,23 @@ class Settings(BaseSettings):
     DUCKDB_PATH: Path = Path("./data/app.db")
     DUCKDB_CACHE: bool = Field(
         True,
-        description="Serve reads from this process's memory copy of the DuckDB file (writes go "
-        "to the file first); turn off when the data is bigger than memory. While on, writes "
-        "by raw SQL from another connection are not seen.",
+        description="Serve the reads of recently active users from this process's memory "
+        "(writes go to the file first, then to the copy). While on, writes by raw SQL from "
+        "another connection are not seen.",
+    )
+    DUCKDB_CACHE_MB: int = Field(
+        64,
+        ge=1,
+        description="Memory the DuckDB cache may hold: the users read least recently are "
+        "let go of beyond it, and a user with more rows than a quarter of it is read from "
+        "the file.",
+    )
+    DUCKDB_MEMORY_LIMIT_MB: int | None = Field(
+        None,
+        ge=16,
+        description="DuckDB's own `memory_limit` (blocks of the file it keeps, query state), "
+        "on top of DUCKDB_CACHE_MB; unset: DuckDB's default, 80% of RAM. Its primary-key "
+        "indexes must fit: about 55 bytes per row.",
     )
     SQLITE_PATH: Path = Path("./data/app.sqlite3")
     LOCAL_STORAGE_PATH: Path = Path("./uploads")
@@ -91,6 +107,19 @@ class Settings(BaseSettings):
     ARGON2_PARALLELISM: int = Field(1, ge=1)
 
     MAX_UPLOAD_BYTES: int = Field(100 * 1024 * 1024, ge=1)
+    UPLOAD_PART_BYTES: int = Field(
+        64 * 1024 * 1024,
+        ge=5 * 1024 * 1024,
+        description="Direct uploads larger than this are sent in parts of this size (more, "
+        "when 10,000 parts would not hold the file); S3 takes no smaller part but the last.",
+    )
+    UPLOAD_TICKET_SECONDS: int = Field(
+        3600,
+        ge=60,
+        le=SEVEN_DAYS,
+        description="How long a direct upload's ticket and part URLs stay valid; its parts are "
+        "kept until then (local storage), or until the bucket's lifecycle rule removes them.",
+    )
     BODY_READ_TIMEOUT_SECONDS: float = Field(
         30.0,
         gt=0,
@@ -125,6 +154,55 @@ class Settings(BaseSettings):
         description="How often a running app forgets expired sessions and refresh tokens and "
         "lapsed login-failure windows (DynamoDB's TTL does it there).",
     )
+
+    MAIL_TYPE: MailType = Field(
+        "console",
+        description="Where mail goes: `console` prints it (only under APP_ENV local or test "
+        "with its links; elsewhere their bodies are withheld), `memory` keeps it for tests "
+        "and notebooks, `smtp` or `ses` deliver it.",
+    )
+    MAIL_FROM: str = Field(
+        "Hangar <hangar@localhost>", description="The sender of every mail (for SES, verified)."
+    )
+    SMTP_HOST: str = "localhost"
+    SMTP_PORT: int = Field(587, ge=1, le=65535)
+    SMTP_SECURITY: SmtpSecurity = Field(
+        "starttls",
+        description="`starttls` upgrades the connection (port 587), `tls` starts encrypted "
+        "(port 465), `none` sends in the clear (a local relay only).",
+    )
+    SMTP_USERNAME: str | None = Field(None, description="Log in with these when set.")
+    SMTP_PASSWORD: SecretStr | None = None
+    SMTP_TIMEOUT_SECONDS: float = Field(10.0, gt=0)
+    SES_ENDPOINT_URL: str | None = Field(None, description="Overrides AWS_ENDPOINT_URL.")
+    FRONTEND_URL: str | None = Field(
+        None,
+        description="Where the links in mails point (`/verify-email?token=`, "
+        "`/reset-password?token=` under it); PUBLIC_BASE_URL when unset.",
+    )
+    REQUIRE_VERIFIED_LOGIN: bool = Field(
+        False,
+        description="Refuse logins (403) of users who have not verified their address; a new "
+        "link is mailed on each refused login.",
+    )
+    VERIFY_TOKEN_EXPIRE_HOURS: int = Field(48, ge=1, le=30 * 24)
+    RESET_TOKEN_EXPIRE_MINUTES: int = Field(30, ge=1, le=24 * 60)
+    MAIL_MAX_PER_ACCOUNT: int = Field(
+        3,
+        ge=1,
+        description="Reset (and verification) mails one address may be sent per "
+        "LOGIN_FAILURE_WINDOW_SECONDS.",
+    )
+    MAIL_MAX_PER_ADDRESS: int = Field(
+        20, ge=1, description="Reset requests one client address may make per window."
+    )
+
+    @field_validator("FRONTEND_URL")
+    @classmethod
+    def _frontend_without_slash(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("FRONTEND_URL must start with http:// or https://")
+        return None if value is None else value.rstrip("/")
 
     @field_validator("CORS_ORIGINS", mode="before")
     @classmethod

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from app.errors import NotFound, VersionMismatch
 from app.models import (
+    ActionToken,
     AttemptWindow,
     FileRecord,
     Page,
@@ -24,6 +25,7 @@ from app.models import (
     Project,
     RefreshToken,
     Session,
+    TokenPurpose,
     User,
     new_id,
     utc_now,
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
 PAGE_SIZE = 100
 T = TypeVar("T")
 
-USER_FIELDS = frozenset({"full_name", "password_hash", "is_active"})
+USER_FIELDS = frozenset({"full_name", "password_hash", "is_active", "is_verified", "is_superuser"})
 """The fields of a user an update may change; id, email and created_at never change."""
 PROJECT_FIELDS = frozenset({"name", "description", "updated_at"})
 """The fields of a project an update may change; its version moves by itself."""
@@ -91,14 +93,24 @@ class UserRepository(Repository):
     def add_user(self, user: User) -> User:
         """Store a complete user; raise EmailAlreadyRegistered if the email is taken."""
 
-    def create_user(self, email: str, password_hash: str, full_name: str | None = None) -> User:
-        """Store a new user with a fresh id and timestamp."""
+    def create_user(
+        self,
+        email: str,
+        password_hash: str,
+        full_name: str | None = None,
+        *,
+        is_verified: bool = False,
+        is_superuser: bool = False,
+    ) -> User:
+        """Store a new user with a fresh id and timestamp; unverified unless said otherwise."""
         user = User(
             id=new_id(),
             email=email,
             password_hash=password_hash,
             full_name=full_name,
             created_at=utc_now(),
+            is_verified=is_verified,
+            is_superuser=is_superuser,
         )
         return self.add_user(user)
 
@@ -126,8 +138,11 @@ class UserRepository(Repository):
         """Remove a user and free their email; False if there was none."""
 
     @abstractmethod
-    def list_users(self, *, limit: int, after: PageKey | None = None) -> Page[User]:
-        """Users newest first, a page at a time (for administration and migration)."""
+    def list_users(
+        self, *, limit: int, after: PageKey | None = None, email_prefix: str | None = None
+    ) -> Page[User]:
+        """Users newest first, a page at a time (for administration and migration); with
+        `email_prefix`, only those whose (normalised) email starts with it."""
 
 
 class ProjectRepository(Repository):
@@ -282,6 +297,25 @@ class LoginAttemptRepository(Repository):
         `record_failure` would restart it); returns how many went."""
 
 
+class ActionTokenRepository(Repository):
+    """One-time tokens mailed to users (`ActionToken`), shared by every instance through the
+    database, so a token works once whichever instance it reaches."""
+
+    @abstractmethod
+    def add_token(self, token: ActionToken) -> None:
+        """Store a new token."""
+
+    @abstractmethod
+    def consume_token(self, token_hash: str, purpose: TokenPurpose) -> ActionToken | None:
+        """Remove the token with this hash and purpose and return it, in one atomic write: of
+        concurrent consumers of one token exactly one gets it, the others None, as for an
+        unknown token. Expired or not: its expiry is the caller's to judge."""
+
+    @abstractmethod
+    def purge_expired_tokens(self, now: datetime) -> int:
+        """Forget the tokens whose `expires_at` has passed `now`; returns how many went."""
+
+
 @dataclass
 class Repositories:
     """The repositories of one database, how to release it, and its identity."""
@@ -291,6 +325,7 @@ class Repositories:
     file_repo: FileRepository
     session_repo: SessionRepository
     attempt_repo: LoginAttemptRepository
+    token_repo: ActionTokenRepository
     close: Callable[[], None]
     database_id: str
     """Random, made with the database and stored in it: the same data has the same id wherever

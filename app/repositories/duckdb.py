@@ -16,7 +16,16 @@ import duckdb
 from app.errors import BackendUnavailable, DatabaseWriteFailed
 from app.repositories.base import Repositories
 from app.repositories.cached import CachedDatabase
-from app.repositories.sql import Row, SqlDatabase, sql_repositories
+from app.repositories.group_commit import GroupCommit
+from app.repositories.sql import (
+    ConditionalInsert,
+    Row,
+    SqlActionTokenRepository,
+    SqlDatabase,
+    WouldBlock,
+    inline_call,
+    sql_repositories,
+)
 
 if TYPE_CHECKING:
     from app.core.config import Settings
@@ -33,7 +42,8 @@ class DuckDBDatabase(SqlDatabase):
     """DuckDB's planner scans for `owner_id = ?` and even `id = ?` (EXPLAIN shows no index
     scan), so a secondary index only costs every insert and update; an older file's are dropped."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, memory_limit_mb: int | None = None) -> None:
+        super().__init__()
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         try:
@@ -49,7 +59,10 @@ class DuckDBDatabase(SqlDatabase):
         # Set, not passed as connect-time config: another duckdb.connect() to this file in
         # the process (a notebook cell) must match the open instance's config to share it.
         self._connection.execute("SET threads = 1")
+        if memory_limit_mb is not None:
+            self._connection.execute(f"SET memory_limit = '{int(memory_limit_mb)}MB'")
         self._local = threading.local()
+        self._group_commit = GroupCommit(self)
         self.create_schema()
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
@@ -65,6 +78,8 @@ class DuckDBDatabase(SqlDatabase):
         looked) fails with a constraint error instead; run again, it takes its update path.
         Inside a transaction a conflict has aborted the whole transaction, so `transaction`
         retries it, not the statement."""
+        if inline_call.active and not sql.startswith("SELECT"):
+            inline_call.wrote = True
         for attempt in range(CONFLICT_RETRIES):
             try:
                 return self._cursor().execute(sql, list(params)).fetchall()
@@ -79,6 +94,19 @@ class DuckDBDatabase(SqlDatabase):
                     raise _Conflict() from error
                 _back_off(attempt)
         raise AssertionError("unreachable")
+
+    def insert_where(
+        self, insert: ConditionalInsert, row: list[Any], then: Callable[[bool], object] | None
+    ) -> bool:
+        """Off the event loop, a group commit: a DuckDB statement costs far more than its
+        rows, so concurrent inserts share one. On the loop there is nothing to share with and
+        the statement would stall every request, so a call that has not written yet moves to
+        the threadpool (`WouldBlock`), where it joins the others."""
+        if not inline_call.active:
+            return self._group_commit.insert(insert, row, then)
+        if not inline_call.wrote:
+            raise WouldBlock()
+        return super().insert_where(insert, row, then)
 
     def transaction(self, body: Callable[[], R]) -> R:
         """Run `body` in a transaction, again from the start in a new one after a conflict
@@ -151,17 +179,17 @@ _shared: dict[Path, _Shared] = {}
 _shared_lock = threading.Lock()
 
 
-def open_cached(path: Path) -> tuple[CachedDatabase, Callable[[], None]]:
-    """This process's one cached copy of the file, and a `close` that lets go of it.
+def open_cached(settings: Settings) -> tuple[CachedDatabase, Callable[[], None]]:
+    """This process's one cache of the file, and a `close` that lets go of it.
 
     DuckDB shares one database instance between the connections a process opens to a file, so
-    every opener here shares one memory copy and one write lock too (a write through another
-    copy would be missing from this one). The first opener loads the file; the last close
-    releases it."""
-    key = path.resolve()
+    every opener here shares one cache and one write lock too (a write through another cache
+    would be missing from this one). The first opener opens the file; the last close releases
+    it."""
+    key = settings.DUCKDB_PATH.resolve()
     with _shared_lock:
         if key not in _shared:
-            _shared[key] = _Shared(_load(path))
+            _shared[key] = _Shared(_open(settings))
         shared = _shared[key]
         shared.holders += 1
     released = False
@@ -180,21 +208,25 @@ def open_cached(path: Path) -> tuple[CachedDatabase, Callable[[], None]]:
     return shared.cached, close
 
 
-def _load(path: Path) -> CachedDatabase:
-    engine = DuckDBDatabase(path)
-    try:
-        return CachedDatabase(engine)
-    except BaseException:
-        engine.close()
-        raise
+def _open(settings: Settings) -> CachedDatabase:
+    return CachedDatabase(_engine(settings), settings.DUCKDB_CACHE_MB * 1024 * 1024)
+
+
+def _engine(settings: Settings) -> DuckDBDatabase:
+    return DuckDBDatabase(settings.DUCKDB_PATH, settings.DUCKDB_MEMORY_LIMIT_MB)
 
 
 def open_repositories(settings: Settings) -> Repositories:
-    """The file, read through this process's memory copy unless DUCKDB_CACHE is off."""
+    """The file, read through this process's cache of its recent owners unless DUCKDB_CACHE
+    is off."""
     if not settings.DUCKDB_CACHE:
-        return sql_repositories(DuckDBDatabase(settings.DUCKDB_PATH))
-    cached, close = open_cached(settings.DUCKDB_PATH)
-    return Repositories(*cached.repositories(), close=close, database_id=cached.engine.database_id)
+        return sql_repositories(_engine(settings))
+    cached, close = open_cached(settings)
+    # One-time tokens are read once each: they go to the file alone, past the memory copy.
+    tokens = SqlActionTokenRepository(cached.engine)
+    return Repositories(
+        *cached.repositories(), tokens, close=close, database_id=cached.engine.database_id
+    )
 
 
 def locate(settings: Settings) -> tuple[str, ...]:

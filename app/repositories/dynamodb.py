@@ -5,8 +5,10 @@
   emails unique. GSI `by_created` (constant `entity`, `created_sk`) lists users newest first.
   The same table keeps what belongs to users: sessions `session#<id>` and refresh tokens
   `refresh#<hash>` (listed per user through `entity` = `session#<user id>` or
-  `refresh#<user id>` in the same GSI), and login-failure counters `attempt#<key>`; all three
-  carry `expires_ttl`, so DynamoDB's TTL deletes them once they are useless. One item
+  `refresh#<user id>` in the same GSI), login-failure counters `attempt#<key>` and one-time
+  tokens `action#<hash>`; all four carry `expires_ttl`, so DynamoDB's TTL deletes them once
+  they are useless. A user item written before `is_verified` and `is_superuser` existed
+  lacks them and reads as verified and no administrator (the models' defaults). One item
   `meta#database` holds the database's id (`Repositories.database_id`).
 - projects: key `id`; GSI `by_owner` (`owner_id`, `created_sk`) lists one owner's projects.
 - files: key (`project_id`, `id`); LSI `by_created` (`project_id`, `created_sk`) lists a
@@ -34,6 +36,7 @@ from app.core.aws import all_reachable
 from app.errors import BackendUnavailable, EmailAlreadyRegistered, NotFound
 from app.models import (
     FIRST_VERSION,
+    ActionToken,
     AttemptWindow,
     FileRecord,
     Page,
@@ -41,12 +44,14 @@ from app.models import (
     Project,
     RefreshToken,
     Session,
+    TokenPurpose,
     User,
     new_id,
 )
 from app.repositories.base import (
     PROJECT_FIELDS,
     USER_FIELDS,
+    ActionTokenRepository,
     FileRepository,
     LoginAttemptRepository,
     ProjectRepository,
@@ -83,6 +88,7 @@ EMAIL_PREFIX = "email#"
 SESSION_PREFIX = "session#"
 REFRESH_PREFIX = "refresh#"
 ATTEMPT_PREFIX = "attempt#"
+ACTION_PREFIX = "action#"
 DATABASE_ID_KEY = "meta#database"
 TTL_ATTRIBUTE = "expires_ttl"
 ALL_USERS = "user"
@@ -307,26 +313,36 @@ class _DynamoRepository:
         after: PageKey | None,
         *,
         consistent: bool = False,
+        prefix: tuple[str, str] | None = None,
     ) -> Page[Model]:
         """Query one partition of an index newest first, for limit + 1 items (across DynamoDB's
-        1 MB response pages), so next_key is set exactly when a further item exists."""
+        1 MB response pages), so next_key is set exactly when a further item exists; with
+        `prefix` (an attribute and its start), only items whose attribute starts with it (a
+        filter: DynamoDB reads the items it skips, and the loop asks on until it has enough)."""
         condition = "#partition = :partition"
+        names = {"#partition": partition[0]}
         values: dict[str, AttributeValueTypeDef] = {":partition": _string(partition[1])}
         if after is not None:
             condition += " AND created_sk < :after"
             values[":after"] = _string(sort_key(*after))
+        if prefix is not None:
+            names["#filtered"] = prefix[0]
+            values[":prefix"] = _string(prefix[1])
         request: QueryInputTypeDef = {
             "TableName": self.table,
             "IndexName": index,
             "KeyConditionExpression": condition,
-            "ExpressionAttributeNames": {"#partition": partition[0]},
+            "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
             "ScanIndexForward": False,
             "ConsistentRead": consistent,
         }
+        if prefix is not None:
+            request["FilterExpression"] = "begins_with(#filtered, :prefix)"
         found: list[Model] = []
         while len(found) <= limit:
-            request["Limit"] = limit + 1 - len(found)
+            if prefix is None:  # a filtered page reads on, up to 1 MB per round trip
+                request["Limit"] = limit + 1 - len(found)
             response = self.client.query(**request)
             found += [to_model(model, item) for item in response["Items"]]
             if "LastEvaluatedKey" not in response:
@@ -507,8 +523,11 @@ class DynamoUserRepository(_DynamoRepository, UserRepository):
             raise _unexpected(codes)
         return True
 
-    def list_users(self, *, limit: int, after: PageKey | None = None) -> Page[User]:
-        return self._page(User, USERS_INDEX, ("entity", ALL_USERS), limit, after)
+    def list_users(
+        self, *, limit: int, after: PageKey | None = None, email_prefix: str | None = None
+    ) -> Page[User]:
+        prefix = None if email_prefix is None else ("email", email_prefix)
+        return self._page(User, USERS_INDEX, ("entity", ALL_USERS), limit, after, prefix=prefix)
 
 
 class DynamoProjectRepository(_DynamoRepository, ProjectRepository):
@@ -850,6 +869,43 @@ class DynamoLoginAttemptRepository(_DynamoRepository, LoginAttemptRepository):
         return 0
 
 
+class DynamoActionTokenRepository(_DynamoRepository, ActionTokenRepository):
+    """One-time tokens live in the users table (see the module docstring)."""
+
+    def __init__(self, db: DynamoDatabase) -> None:
+        super().__init__(db, db.tables.users)
+
+    def add_token(self, token: ActionToken) -> None:
+        item = {**to_item(token, pk=ACTION_PREFIX + token.token_hash), **_ttl(token.expires_at)}
+        self.client.put_item(
+            TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)"
+        )
+
+    def consume_token(self, token_hash: str, purpose: TokenPurpose) -> ActionToken | None:
+        """One conditional DeleteItem returning the item it removed: of concurrent ones, the
+        condition holds for the first alone."""
+        key = ACTION_PREFIX + token_hash
+        if not _fits(key):
+            return None
+        try:
+            response = self.client.delete_item(
+                TableName=self.table,
+                Key={"pk": _string(key)},
+                ConditionExpression="attribute_exists(pk) AND #purpose = :purpose",
+                ExpressionAttributeNames={"#purpose": "purpose"},
+                ExpressionAttributeValues={":purpose": _string(purpose)},
+                ReturnValues="ALL_OLD",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return None
+        return to_model(ActionToken, response["Attributes"])
+
+    def purge_expired_tokens(self, now: datetime) -> int:
+        """Nothing to do: every token carries `expires_ttl`, and DynamoDB's TTL deletes it;
+        one TTL has not reached yet is refused by its `expires_at`."""
+        return 0
+
+
 def open_repositories(settings: Settings) -> Repositories:
     """The three tables of the settings' prefix; created first when AWS_AUTO_CREATE is on."""
     from app.core.aws import dynamodb_client
@@ -866,6 +922,7 @@ def open_repositories(settings: Settings) -> Repositories:
         DynamoFileRepository(dynamo),
         DynamoSessionRepository(dynamo),
         DynamoLoginAttemptRepository(dynamo),
+        DynamoActionTokenRepository(dynamo),
         close=dynamo.close,
         database_id=dynamo.database_id,
     )

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from app.errors import EmailAlreadyRegistered, NotFound
 from app.models import (
+    ActionToken,
     AttemptWindow,
     FileRecord,
     Page,
@@ -20,12 +21,14 @@ from app.models import (
     Project,
     RefreshToken,
     Session,
+    TokenPurpose,
     User,
     new_id,
 )
 from app.repositories.base import (
     PROJECT_FIELDS,
     USER_FIELDS,
+    ActionTokenRepository,
     FileRepository,
     LoginAttemptRepository,
     ProjectRepository,
@@ -100,6 +103,7 @@ class MemoryDatabase:
         self.sessions: dict[str, Session] = {}
         self.refresh_tokens: dict[str, RefreshToken] = {}
         self.attempts: dict[str, AttemptWindow] = {}
+        self.action_tokens: dict[str, ActionToken] = {}
 
 
 class MemoryRepository:
@@ -158,9 +162,14 @@ class MemoryUserRepository(MemoryRepository, UserRepository):
             self.db.users_newest.remove(user)
         return True
 
-    def list_users(self, *, limit: int, after: PageKey | None = None) -> Page[User]:
+    def list_users(
+        self, *, limit: int, after: PageKey | None = None, email_prefix: str | None = None
+    ) -> Page[User]:
         with self.db.lock:
-            return self.db.users_newest.page(self.db.users, limit, after)
+            if email_prefix is None:
+                return self.db.users_newest.page(self.db.users, limit, after)
+            matching = self._select(self.db.users, lambda u: u.email.startswith(email_prefix))
+        return newest_first_page(matching, limit, after)
 
 
 class MemoryProjectRepository(MemoryRepository, ProjectRepository):
@@ -388,6 +397,27 @@ class MemoryLoginAttemptRepository(MemoryRepository, LoginAttemptRepository):
         return len(lapsed)
 
 
+class MemoryActionTokenRepository(MemoryRepository, ActionTokenRepository):
+    def add_token(self, token: ActionToken) -> None:
+        with self.db.lock:
+            self.db.action_tokens[token.token_hash] = token
+
+    def consume_token(self, token_hash: str, purpose: TokenPurpose) -> ActionToken | None:
+        with self.db.lock:
+            token = self.db.action_tokens.get(token_hash)
+            if token is None or token.purpose != purpose:
+                return None
+            del self.db.action_tokens[token_hash]
+        return token
+
+    def purge_expired_tokens(self, now: datetime) -> int:
+        with self.db.lock:
+            expired = self._select(self.db.action_tokens, lambda t: t.expires_at <= now)
+            for token in expired:
+                del self.db.action_tokens[token.token_hash]
+        return len(expired)
+
+
 def open_repositories(settings: Settings) -> Repositories:
     """A new, empty database in this process's memory."""
     db = MemoryDatabase()
@@ -397,6 +427,7 @@ def open_repositories(settings: Settings) -> Repositories:
         MemoryFileRepository(db),
         MemorySessionRepository(db),
         MemoryLoginAttemptRepository(db),
+        MemoryActionTokenRepository(db),
         close=lambda: None,
         database_id=db.database_id,
     )

@@ -3,7 +3,8 @@ the mirror; reads come from the primary only. A failed mirror write is logged an
 never raised, so the user's request succeeds; `hangar migrate --prune` repairs the mirror.
 An update is repeated as the same field update, not as the primary's whole record: two updates
 reaching the mirror in another order must not undo each other there either.
-Sessions and login counters stay on the primary (users log in again on a new stack)."""
+Sessions, login counters and one-time tokens stay on the primary (users log in again, and
+ask for a new link, on a new stack)."""
 
 from __future__ import annotations
 
@@ -39,8 +40,10 @@ class MirroredUserRepository(Mirrored[UserRepository], UserRepository):
         self._mirror("delete", user_id, lambda repo: repo.delete_user(user_id))
         return deleted
 
-    def list_users(self, *, limit: int, after: PageKey | None = None) -> Page[User]:
-        return self.primary.list_users(limit=limit, after=after)
+    def list_users(
+        self, *, limit: int, after: PageKey | None = None, email_prefix: str | None = None
+    ) -> Page[User]:
+        return self.primary.list_users(limit=limit, after=after, email_prefix=email_prefix)
 
 
 class MirroredProjectRepository(Mirrored[ProjectRepository], ProjectRepository):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, ClassVar, Generic, TypeVar
@@ -18,6 +19,7 @@ from pydantic import BaseModel, TypeAdapter
 from app.errors import EmailAlreadyRegistered, NotFound
 from app.models import (
     FIRST_VERSION,
+    ActionToken,
     AttemptWindow,
     FileRecord,
     Page,
@@ -25,12 +27,14 @@ from app.models import (
     Project,
     RefreshToken,
     Session,
+    TokenPurpose,
     User,
     new_id,
 )
 from app.repositories.base import (
     PROJECT_FIELDS,
     USER_FIELDS,
+    ActionTokenRepository,
     FileRepository,
     LoginAttemptRepository,
     ProjectRepository,
@@ -49,7 +53,9 @@ SCHEMA = (
         password_hash VARCHAR NOT NULL,
         full_name VARCHAR,
         is_active BOOLEAN NOT NULL,
-        created_at VARCHAR NOT NULL)""",
+        created_at VARCHAR NOT NULL,
+        is_verified BOOLEAN NOT NULL DEFAULT TRUE,
+        is_superuser BOOLEAN NOT NULL DEFAULT FALSE)""",
     f"""CREATE TABLE IF NOT EXISTS projects (
         id VARCHAR PRIMARY KEY,
         owner_id VARCHAR NOT NULL,
@@ -84,15 +90,27 @@ SCHEMA = (
         key VARCHAR PRIMARY KEY,
         started_at VARCHAR NOT NULL,
         failures INTEGER NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS action_tokens (
+        token_hash VARCHAR PRIMARY KEY,
+        purpose VARCHAR NOT NULL,
+        user_id VARCHAR NOT NULL,
+        expires_at VARCHAR NOT NULL,
+        fingerprint VARCHAR NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS meta (
         key VARCHAR PRIMARY KEY,
         value VARCHAR NOT NULL)""",
 )
 DATABASE_ID = "database_id"
 """The `meta` row naming this database (`Repositories.database_id`)."""
-ADDED_COLUMNS = (("projects", "version", f"INTEGER NOT NULL DEFAULT {FIRST_VERSION}"),)
+ADDED_COLUMNS = (
+    ("projects", "version", f"INTEGER NOT NULL DEFAULT {FIRST_VERSION}"),
+    ("users", "is_verified", "BOOLEAN NOT NULL DEFAULT TRUE"),
+    ("users", "is_superuser", "BOOLEAN NOT NULL DEFAULT FALSE"),
+)
 """Columns the tables gained after files were first written: opening an older file adds them,
-and its rows read the default (every project stored before versions is at the first one)."""
+and its rows read the default (every project stored before versions is at the first one, every
+user stored before verification is verified, as they could already log in, and none is an
+administrator)."""
 SECONDARY_INDEXES = {
     # Every column: SQLite answers a page of projects from the index alone, without reading
     # the table (docs/performance.md).
@@ -117,9 +135,10 @@ R = TypeVar("R")
 
 
 class WouldBlock(Exception):
-    """A statement run inline on the event loop met a lock it would have had to wait for,
-    before the call wrote anything: `app.dependencies.call` runs the call again in the
-    threadpool, where statements wait with the engine's busy timeout."""
+    """A call run inline on the event loop reached a statement it should not run there, before
+    it wrote anything: a lock it would have had to wait for (SQLite), or an insert that joins
+    a group commit (DuckDB). `app.dependencies.call` runs the call again in the threadpool,
+    where statements may wait."""
 
 
 class InlineCall(threading.local):
@@ -134,6 +153,28 @@ class InlineCall(threading.local):
 inline_call = InlineCall()
 
 
+@dataclass(frozen=True)
+class ConditionalInsert:
+    """An INSERT that stores each of its rows only while the row's parent exists: `parent`
+    is a table and a condition on it over the new row's columns, named `candidate.<column>`.
+    Written for any number of rows, so an engine can store concurrent ones in one statement."""
+
+    table: str
+    columns: tuple[str, ...]
+    parent: str
+    condition: str
+
+    def statement(self, rows: int) -> str:
+        """The INSERT of `rows` rows (their values in order): it returns the ids it stored."""
+        columns = ", ".join(self.columns)
+        row = "(" + ", ".join("?" for _ in self.columns) + ")"
+        return (
+            f"WITH candidate ({columns}) AS (VALUES {', '.join([row] * rows)}) "
+            f"INSERT INTO {self.table} ({columns}) SELECT {columns} FROM candidate "
+            f"WHERE EXISTS (SELECT 1 FROM {self.parent} WHERE {self.condition}) RETURNING id"
+        )
+
+
 def to_text(moment: datetime) -> str:
     """Fixed-width UTC ISO text, so string order is time order in every engine."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
@@ -146,6 +187,10 @@ def to_column(value: Any) -> Any:
 
 class SqlDatabase(ABC):
     """One database file: runs statements and turns engine errors into domain errors."""
+
+    def __init__(self) -> None:
+        self.write_lock = threading.RLock()
+        """Held by a cache of this database around each write and its own copy of it."""
 
     @abstractmethod
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
@@ -165,6 +210,18 @@ class SqlDatabase(ABC):
             self.execute("ROLLBACK")
             raise
         return result
+
+    def insert_where(
+        self, insert: ConditionalInsert, row: list[Any], then: Callable[[bool], object] | None
+    ) -> bool:
+        """Run `insert` for one row: whether it was stored. `then`, given that answer, runs
+        under `write_lock` right after the write and before any later one, so a cache of
+        this database applies writes in the order the database did."""
+        with self.write_lock:
+            stored = bool(self.execute(insert.statement(1), row))
+            if then is not None:
+                then(stored)
+        return stored
 
     def execute_all(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
         """Run several statements, with their parameters, in one transaction: all or none."""
@@ -192,7 +249,7 @@ class SqlDatabase(ABC):
 
     @cached_property
     def known_rows(self) -> dict[str, dict[Row, Any]]:
-        """The models this database's rows were read as, per table (`_Table.to_models`): a
+        """The models this database's rows were read as, per table (`Table.to_models`): a
         row of another database, however equal, is not the same item."""
         return {}
 
@@ -224,7 +281,7 @@ class SqlDatabase(ABC):
         [(self.database_id,)] = self.execute("SELECT value FROM meta WHERE key = ?", [DATABASE_ID])
 
 
-class _Table(Generic[Stored]):
+class Table(Generic[Stored]):
     """How one model maps to one table."""
 
     def __init__(self, name: str, model: type[Stored]) -> None:
@@ -285,7 +342,7 @@ class _Table(Generic[Stored]):
 
 
 class _SqlRepository(Generic[Stored]):
-    table: _Table[Stored]
+    table: Table[Stored]
 
     def __init__(self, db: SqlDatabase) -> None:
         self.db = db
@@ -301,16 +358,13 @@ class _SqlRepository(Generic[Stored]):
         self.db.execute(self.table.insert, self.table.to_row(item))
         return item
 
-    def _insert_if(self, item: Stored, parent: str, params: Sequence[Any]) -> bool:
-        """Insert `item` only while the row `parent` selects exists, in one statement (so no
-        delete of the parent lands between the check and the write): whether it was."""
-        marks = ", ".join("?" for _ in self.table.columns)
-        rows = self.db.execute(
-            f"INSERT INTO {self.table.name} ({', '.join(self.table.columns)}) "
-            f"SELECT {marks} WHERE EXISTS ({parent}) RETURNING id",
-            [*self.table.to_row(item), *params],
-        )
-        return bool(rows)
+    def _insert_if(
+        self, item: Stored, insert: ConditionalInsert, then: Callable[[bool], object] | None
+    ) -> bool:
+        """Insert `item` only while its parent row exists, in one statement (so no delete of
+        the parent lands between the check and the write): whether it was. `then` runs with
+        the answer as part of the write (`SqlDatabase.insert_where`)."""
+        return self.db.insert_where(insert, self.table.to_row(item), then)
 
     def _set(
         self, values: Mapping[str, Any], where: str, params: Sequence[Any], *also: str
@@ -331,9 +385,11 @@ class _PagedSqlRepository(_SqlRepository[Model]):
     ) -> Page[Model]:
         args: list[Any] = list(params)
         if after is not None:
-            where += " AND (created_at < ? OR (created_at = ? AND id < ?))"
-            moment = to_text(after.created_at)
-            args += [moment, moment, after.id]
+            # A row value, not `created_at < ? OR (created_at = ? AND id < ?)`: SQLite seeks
+            # its index to it and DuckDB filters with it as cheaply as with no cursor, so a
+            # page deep in a list costs what the first one does.
+            where += " AND (created_at, id) < (?, ?)"
+            args += [to_text(after.created_at), after.id]
         sql = f"{self.table.select} WHERE {where} ORDER BY created_at DESC, id DESC LIMIT ?"
         items = self.table.to_models(self.db.execute(sql, [*args, limit + 1]), self.db)
         page = items[:limit]
@@ -344,7 +400,7 @@ class _PagedSqlRepository(_SqlRepository[Model]):
 
 
 class SqlUserRepository(_PagedSqlRepository[User], UserRepository):
-    table = _Table("users", User)
+    table = Table("users", User)
 
     def add_user(self, user: User) -> User:
         try:
@@ -369,16 +425,28 @@ class SqlUserRepository(_PagedSqlRepository[User], UserRepository):
     def delete_user(self, user_id: str) -> bool:
         return bool(self.db.execute("DELETE FROM users WHERE id = ? RETURNING id", [user_id]))
 
-    def list_users(self, *, limit: int, after: PageKey | None = None) -> Page[User]:
-        return self._page("1 = 1", [], limit, after)
+    def list_users(
+        self, *, limit: int, after: PageKey | None = None, email_prefix: str | None = None
+    ) -> Page[User]:
+        if email_prefix is None:
+            return self._page("1 = 1", [], limit, after)
+        # substr, not LIKE: a prefix holding `%` or `_` means itself, and the case counts.
+        prefix = "substr(email, 1, ?) = ?"
+        return self._page(prefix, [len(email_prefix), email_prefix], limit, after)
 
 
 class SqlProjectRepository(_PagedSqlRepository[Project], ProjectRepository):
-    table = _Table("projects", Project)
+    table = Table("projects", Project)
 
-    def add_project(self, project: Project) -> Project:
-        owner = "SELECT 1 FROM users WHERE id = ? AND is_active"
-        if not self._insert_if(project, owner, [project.owner_id]):
+    stored_if_owner_active = ConditionalInsert(
+        table.name, tuple(table.columns), "users", "id = candidate.owner_id AND is_active"
+    )
+
+    def add_project(
+        self, project: Project, *, then: Callable[[bool], object] | None = None
+    ) -> Project:
+        """`then`: see `SqlDatabase.insert_where`."""
+        if not self._insert_if(project, self.stored_if_owner_active, then):
             raise NotFound("User not found")
         return project
 
@@ -425,11 +493,20 @@ class SqlProjectRepository(_PagedSqlRepository[Project], ProjectRepository):
 
 
 class SqlFileRepository(_PagedSqlRepository[FileRecord], FileRepository):
-    table = _Table("files", FileRecord)
+    table = Table("files", FileRecord)
 
-    def add_file(self, record: FileRecord) -> FileRecord:
-        project = "SELECT 1 FROM projects WHERE id = ? AND owner_id = ?"
-        if not self._insert_if(record, project, [record.project_id, record.owner_id]):
+    stored_if_project_owned = ConditionalInsert(
+        table.name,
+        tuple(table.columns),
+        "projects",
+        "id = candidate.project_id AND owner_id = candidate.owner_id",
+    )
+
+    def add_file(
+        self, record: FileRecord, *, then: Callable[[bool], object] | None = None
+    ) -> FileRecord:
+        """`then`: see `SqlDatabase.insert_where`."""
+        if not self._insert_if(record, self.stored_if_project_owned, then):
             raise NotFound("Project not found")
         return record
 
@@ -456,8 +533,8 @@ class SqlFileRepository(_PagedSqlRepository[FileRecord], FileRepository):
 
 
 class SqlSessionRepository(_SqlRepository[Session], SessionRepository):
-    table = _Table("sessions", Session)
-    tokens = _Table("refresh_tokens", RefreshToken)
+    table = Table("sessions", Session)
+    tokens = Table("refresh_tokens", RefreshToken)
     users = SqlUserRepository.table
 
     def add_session(self, session: Session, token: RefreshToken) -> None:
@@ -548,7 +625,7 @@ class SqlSessionRepository(_SqlRepository[Session], SessionRepository):
 
 
 class SqlLoginAttemptRepository(_SqlRepository[AttemptWindow], LoginAttemptRepository):
-    table = _Table("login_attempts", AttemptWindow)
+    table = Table("login_attempts", AttemptWindow)
 
     def __init__(self, db: SqlDatabase) -> None:
         super().__init__(db)
@@ -594,14 +671,37 @@ class SqlLoginAttemptRepository(_SqlRepository[AttemptWindow], LoginAttemptRepos
         return len(rows)
 
 
+class SqlActionTokenRepository(_SqlRepository[ActionToken], ActionTokenRepository):
+    table = Table("action_tokens", ActionToken)
+
+    def add_token(self, token: ActionToken) -> None:
+        self._insert(token)
+
+    def consume_token(self, token_hash: str, purpose: TokenPurpose) -> ActionToken | None:
+        """One DELETE ... RETURNING: of concurrent ones, only the first finds the row."""
+        rows = self.db.execute(
+            "DELETE FROM action_tokens WHERE token_hash = ? AND purpose = ? "
+            + self.table.returning,
+            [token_hash, purpose],
+        )
+        return self.table.to_model(rows[0], self.db) if rows else None
+
+    def purge_expired_tokens(self, now: datetime) -> int:
+        rows = self.db.execute(
+            "DELETE FROM action_tokens WHERE expires_at <= ? RETURNING token_hash", [to_text(now)]
+        )
+        return len(rows)
+
+
 def sql_repositories(engine: SqlDatabase) -> Repositories:
-    """The five repositories over one SQL database, closed with it."""
+    """The six repositories over one SQL database, closed with it."""
     return Repositories(
         SqlUserRepository(engine),
         SqlProjectRepository(engine),
         SqlFileRepository(engine),
         SqlSessionRepository(engine),
         SqlLoginAttemptRepository(engine),
+        SqlActionTokenRepository(engine),
         close=engine.close,
         database_id=engine.database_id,
     )

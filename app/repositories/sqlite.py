@@ -27,6 +27,7 @@ class SQLiteDatabase(SqlDatabase):
     fail with 'database is locked' halfway through."""
 
     def __init__(self, path: Path) -> None:
+        super().__init__()
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._local = threading.local()

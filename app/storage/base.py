@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from app.core.config import SEVEN_DAYS
-from app.errors import StorageKeyRejected
+from app.errors import HangarError, StorageKeyRejected
 
 if TYPE_CHECKING:
     from app.core.config import Settings
@@ -67,6 +68,24 @@ class TempFile:
         return not self.writer_running
 
 
+class UploadNotFound(HangarError):
+    """No direct upload with this id is open: never started, aborted, or already completed."""
+
+    status_code = 404
+
+    def __init__(self, detail: str = "No such upload, or it is already completed") -> None:
+        super().__init__(detail)
+
+
+class KeyTaken(HangarError):
+    """A direct upload completes only into a key that holds nothing yet."""
+
+    status_code = 409
+
+    def __init__(self, detail: str = "This upload is already completed") -> None:
+        super().__init__(detail)
+
+
 def check_expiry(expires_in: int) -> None:
     """Presigned links live between one second and seven days, as S3 allows."""
     if not 1 <= expires_in <= MAX_PRESIGN_SECONDS:
@@ -112,6 +131,39 @@ class FileStorage(ABC):
     def bind_database(self, database_id: str) -> None:
         """Record that `database_id` keeps files here; binding again changes nothing."""
 
+    # Direct uploads: the client sends the bytes of `key` in numbered parts (one, for a small
+    # file), each by PUT to a URL signed for it; `complete_upload` makes the key appear whole.
+    @abstractmethod
+    def start_upload(self, key: str, expires: int) -> str:
+        """Open a direct upload of `key` until the Unix time `expires`; its upload id."""
+
+    @abstractmethod
+    def presign_part(
+        self, key: str, upload_id: str, part_number: int, size: int, expires_in: int
+    ) -> str:
+        """A URL that stores part `part_number` (exactly `size` bytes) by PUT, without a
+        bearer token, until it expires; sending a part again replaces it."""
+
+    @abstractmethod
+    def upload_part(self, key: str, upload_id: str, part_number: int, content: Readable) -> int:
+        """Store one part (all or nothing, as `upload_file`); its size. UploadNotFound if the
+        upload is not open."""
+
+    @abstractmethod
+    def list_parts(self, key: str, upload_id: str) -> dict[int, int]:
+        """The size of each part stored so far, by part number; UploadNotFound if the upload
+        is not open."""
+
+    @abstractmethod
+    def complete_upload(self, key: str, upload_id: str, part_numbers: list[int]) -> None:
+        """Join these parts, in order, into `key` and close the upload, at once: one caller
+        of many completes it, the others get UploadNotFound (or KeyTaken when `key` already
+        holds bytes, which are never replaced)."""
+
+    @abstractmethod
+    def abort_upload(self, key: str, upload_id: str) -> None:
+        """Close the upload and remove its parts; an upload not open is not an error."""
+
     def temp_files(self) -> list[TempFile]:
         """Temp files of uploads. Only local storage has any; the others write all or
         nothing."""
@@ -123,7 +175,10 @@ class FileStorage(ABC):
         removed = []
         for temp in self.temp_files():
             if temp.is_leftover(max_age_seconds):
-                temp.path.unlink(missing_ok=True)
+                if temp.path.is_dir():
+                    shutil.rmtree(temp.path, ignore_errors=True)
+                else:
+                    temp.path.unlink(missing_ok=True)
                 removed.append(temp.path)
         return removed
 

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from app.errors import BlobNotFound, StorageFull, StorageKeyRejected
+from app.models import new_id
 from app.storage.base import (
     CHUNK_SIZE,
     DATABASE_MARKER,
     FileStorage,
+    KeyTaken,
     Readable,
     TempFile,
+    UploadNotFound,
     as_stream,
     key_segments,
 )
@@ -38,6 +42,9 @@ NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 """A full disk, a quota or a file size limit: the bytes do not fit."""
 TEMP_PREFIX = ".tmp-"
 """Then the writer's tag (`app.storage.processes`), a dot and random characters."""
+UPLOADS = ".uploads"
+"""The folder of open direct uploads: one folder each, `<expiry>-<id>`, holding a `key` file
+and one file per part, named by its number. A dot name, so never a key."""
 
 
 class LocalStorage(FileStorage):
@@ -56,24 +63,101 @@ class LocalStorage(FileStorage):
     def upload_file(self, key: str, content: Readable | bytes) -> int:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        stream = as_stream(content)
-        fd, temp_name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{current_tag()}.", dir=path.parent)
-        size = 0
+        return self._write(path, as_stream(content))
+
+    def _write(self, path: Path, stream: Readable) -> int:
+        """Write through a temp file beside `path`, fsynced, then renamed over it."""
+        temp, size = self._write_temp(path.parent, lambda out: _copy(stream, out))
+        temp.replace(path)
+        _fsync_dir(path.parent)
+        return size
+
+    def _write_temp(self, folder: Path, fill: Callable[[BinaryIO], int]) -> tuple[Path, int]:
+        """A fsynced temp file in `folder` holding what `fill` wrote, and its size; removed
+        if `fill` fails."""
+        fd, temp_name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{current_tag()}.", dir=folder)
         try:
             with os.fdopen(fd, "wb") as out:
-                while chunk := stream.read(CHUNK_SIZE):
-                    out.write(chunk)
-                    size += len(chunk)
+                size = fill(out)
                 out.flush()
                 os.fsync(out.fileno())
-            Path(temp_name).replace(path)
         except BaseException as error:
             Path(temp_name).unlink(missing_ok=True)
             if isinstance(error, OSError) and error.errno in NO_ROOM:
                 raise StorageFull(f"The file storage is full ({self.root}): {error}") from error
             raise
+        return Path(temp_name), size
+
+    def _upload_folder(self, key: str, upload_id: str) -> Path:
+        """The folder of an open upload of `key`; UploadNotFound if there is none."""
+        self._path(key)
+        key_segments(upload_id)
+        folder = self.root / UPLOADS / upload_id
+        try:
+            if (folder / "key").read_text() == key:
+                return folder
+        except FileNotFoundError:
+            pass
+        raise UploadNotFound()
+
+    def start_upload(self, key: str, expires: int) -> str:
+        self._path(key)
+        upload_id = f"{expires}-{new_id()}"
+        folder = self.root / UPLOADS / upload_id
+        folder.mkdir(parents=True)
+        self._write(folder / "key", io.BytesIO(key.encode()))
+        return upload_id
+
+    def presign_part(
+        self, key: str, upload_id: str, part_number: int, size: int, expires_in: int
+    ) -> str:
+        self._path(key)
+        return self._signer.sign_part(key, upload_id, part_number, size, expires_in)
+
+    def upload_part(self, key: str, upload_id: str, part_number: int, content: Readable) -> int:
+        folder = self._upload_folder(key, upload_id)
+        try:
+            return self._write(folder / str(part_number), content)
+        except FileNotFoundError:  # aborted or completed meanwhile
+            raise UploadNotFound() from None
+
+    def list_parts(self, key: str, upload_id: str) -> dict[int, int]:
+        folder = self._upload_folder(key, upload_id)
+        parts = {}
+        for part in folder.iterdir():
+            if part.name.isdigit():
+                with contextlib.suppress(FileNotFoundError):
+                    parts[int(part.name)] = part.stat().st_size
+        return parts
+
+    def complete_upload(self, key: str, upload_id: str, part_numbers: list[int]) -> None:
+        """One part is linked into place as it is; more are joined in a temp file first. A
+        hard link, unlike a rename, fails on a key that holds bytes: of two completions, one
+        links, the other gets KeyTaken."""
+        folder = self._upload_folder(key, upload_id)
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        parts = [folder / str(number) for number in part_numbers]
+        if not all(part.is_file() for part in parts):
+            raise UploadNotFound("A part of this upload is missing")
+        joined = None
+        if len(parts) != 1:
+            joined, _ = self._write_temp(path.parent, lambda out: _join(parts, out))
+        try:
+            os.link(joined or parts[0], path)
+        except FileExistsError:
+            raise KeyTaken() from None
+        except FileNotFoundError:
+            raise UploadNotFound() from None
+        finally:
+            if joined is not None:
+                joined.unlink(missing_ok=True)
         _fsync_dir(path.parent)
-        return size
+        shutil.rmtree(folder, ignore_errors=True)
+
+    def abort_upload(self, key: str, upload_id: str) -> None:
+        with contextlib.suppress(UploadNotFound):
+            shutil.rmtree(self._upload_folder(key, upload_id), ignore_errors=True)
 
     def download_file(self, key: str) -> Iterator[bytes]:
         path = self._path(key)
@@ -126,6 +210,14 @@ class LocalStorage(FileStorage):
             with contextlib.suppress(FileNotFoundError):  # finished while we looked
                 age = now - path.stat().st_mtime
                 found.append(TempFile(path, age, is_running(tag) if tag else None))
+        # An open upload's parts are kept while its ticket lives, then they are leftovers.
+        uploads = self.root / UPLOADS
+        for folder in uploads.iterdir() if uploads.is_dir() else ():
+            expires = folder.name.partition("-")[0]
+            with contextlib.suppress(FileNotFoundError):
+                age = now - folder.stat().st_mtime
+                open_ = expires.isdigit() and now < int(expires)
+                found.append(TempFile(folder, age, open_))
         return sorted(found, key=lambda temp: temp.path)
 
     def ping(self) -> None:
@@ -134,6 +226,22 @@ class LocalStorage(FileStorage):
         free = shutil.disk_usage(self.root).free
         if free < MIN_FREE_BYTES:
             raise StorageFull(f"The file storage's disk is full ({free} bytes free): {self.root}")
+
+
+def _copy(stream: Readable, out: BinaryIO) -> int:
+    size = 0
+    while chunk := stream.read(CHUNK_SIZE):
+        out.write(chunk)
+        size += len(chunk)
+    return size
+
+
+def _join(parts: list[Path], out: BinaryIO) -> int:
+    size = 0
+    for part in parts:
+        with part.open("rb") as source:
+            size += _copy(source, out)
+    return size
 
 
 def _read_chunks(handle: BinaryIO) -> Iterator[bytes]:

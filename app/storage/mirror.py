@@ -45,6 +45,32 @@ class MirroredStorage(Mirrored[FileStorage], FileStorage):
     def download_file(self, key: str) -> Iterator[bytes]:
         return self.primary.download_file(key)
 
+    def start_upload(self, key: str, expires: int) -> str:
+        """Direct uploads go to the primary; the mirror gets the bytes once complete."""
+        return self.primary.start_upload(key, expires)
+
+    def presign_part(
+        self, key: str, upload_id: str, part_number: int, size: int, expires_in: int
+    ) -> str:
+        return self.primary.presign_part(key, upload_id, part_number, size, expires_in)
+
+    def upload_part(self, key: str, upload_id: str, part_number: int, content: Readable) -> int:
+        return self.primary.upload_part(key, upload_id, part_number, content)
+
+    def list_parts(self, key: str, upload_id: str) -> dict[int, int]:
+        return self.primary.list_parts(key, upload_id)
+
+    def complete_upload(self, key: str, upload_id: str, part_numbers: list[int]) -> None:
+        self.primary.complete_upload(key, upload_id, part_numbers)
+        self._mirror(
+            "upload",
+            key,
+            lambda storage: storage.upload_file(key, ChunkReader(self.primary.download_file(key))),
+        )
+
+    def abort_upload(self, key: str, upload_id: str) -> None:
+        self.primary.abort_upload(key, upload_id)
+
     def delete_file(self, key: str) -> None:
         self.primary.delete_file(key)
         self._mirror("delete", key, lambda storage: storage.delete_file(key))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import math
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, ClassVar
 
@@ -16,7 +18,9 @@ from app.storage.base import (
     CHUNK_SIZE,
     DATABASE_MARKER,
     FileStorage,
+    KeyTaken,
     Readable,
+    UploadNotFound,
     as_stream,
     check_expiry,
     key_segments,
@@ -37,6 +41,9 @@ DEFAULT_TRANSFER = TransferConfig(
 # TransferConfig's constructor does not take it).
 DEFAULT_TRANSFER.max_in_memory_upload_chunks = 4
 MISSING = {"404", "NoSuchKey", "NotFound"}
+NO_UPLOAD = {"NoSuchUpload"}
+TAKEN = {"PreconditionFailed", "412", "ConditionalRequestConflict"}
+ABANDONED_UPLOAD_RULE = "hangar-abort-incomplete-uploads"
 
 LOCATION_SETTING = "S3_BUCKET"
 ONE_PROCESS = False
@@ -59,8 +66,12 @@ class _CountingReader(io.RawIOBase):
         return chunk
 
 
+def _code(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Code", "")
+
+
 def _missing(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code", "") in MISSING
+    return _code(error) in MISSING
 
 
 class S3Storage(FileStorage):
@@ -146,6 +157,96 @@ class S3Storage(FileStorage):
             "get_object", Params=params, ExpiresIn=expires_in, HttpMethod="GET"
         )
 
+    def start_upload(self, key: str, expires: int) -> str:
+        """An S3 multipart upload; abandoned ones are removed by the bucket's lifecycle rule
+        (`set_upload_lifecycle`), since S3 has no expiry of its own for them."""
+        key_segments(key)
+        return self.client.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"]
+
+    def presign_part(
+        self, key: str, upload_id: str, part_number: int, size: int, expires_in: int
+    ) -> str:
+        """Content-Length is signed: S3 refuses a part of another size."""
+        key_segments(key)
+        check_expiry(expires_in)
+        params = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "UploadId": upload_id,
+            "PartNumber": part_number,
+            "ContentLength": size,
+        }
+        return self.client.generate_presigned_url(
+            "upload_part", Params=params, ExpiresIn=expires_in, HttpMethod="PUT"
+        )
+
+    def upload_part(self, key: str, upload_id: str, part_number: int, content: Readable) -> int:
+        key_segments(key)
+        data = _read_all(content)
+        with _upload_errors():
+            self.client.upload_part(
+                Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=part_number, Body=data
+            )
+        return len(data)
+
+    def list_parts(self, key: str, upload_id: str) -> dict[int, int]:
+        key_segments(key)
+        pages = self.client.get_paginator("list_parts").paginate(
+            Bucket=self.bucket, Key=key, UploadId=upload_id
+        )
+        with _upload_errors():
+            return {
+                part["PartNumber"]: part["Size"] for page in pages for part in page.get("Parts", [])
+            }
+
+    def complete_upload(self, key: str, upload_id: str, part_numbers: list[int]) -> None:
+        """`If-None-Match: *`: S3 completes only into a key that holds nothing."""
+        key_segments(key)
+        pages = self.client.get_paginator("list_parts").paginate(
+            Bucket=self.bucket, Key=key, UploadId=upload_id
+        )
+        with _upload_errors():
+            etags = {part["PartNumber"]: part["ETag"] for page in pages for part in page["Parts"]}
+            if not set(part_numbers) <= etags.keys():
+                raise UploadNotFound("A part of this upload is missing")
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={
+                    "Parts": [{"PartNumber": n, "ETag": etags[n]} for n in part_numbers]
+                },
+                IfNoneMatch="*",
+            )
+
+    def abort_upload(self, key: str, upload_id: str) -> None:
+        key_segments(key)
+        with contextlib.suppress(UploadNotFound), _upload_errors():
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+
+    def set_upload_lifecycle(self, days: int) -> None:
+        """Have S3 remove multipart uploads left open `days` after they began (the bucket's
+        other lifecycle rules are kept)."""
+        try:
+            rules = self.client.get_bucket_lifecycle_configuration(Bucket=self.bucket)["Rules"]
+        except ClientError as error:
+            if _code(error) != "NoSuchLifecycleConfiguration":
+                raise
+            rules = []
+        rules = [rule for rule in rules if rule.get("ID") != ABANDONED_UPLOAD_RULE]
+        rules.append(
+            {
+                "ID": ABANDONED_UPLOAD_RULE,
+                "Status": "Enabled",
+                "Filter": {"Prefix": ""},
+                "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": days},
+            }
+        )
+        self.client.put_bucket_lifecycle_configuration(
+            Bucket=self.bucket,
+            LifecycleConfiguration={"Rules": rules},
+        )
+
     def exists(self, key: str) -> bool:
         key_segments(key)
         try:
@@ -183,6 +284,27 @@ class S3Storage(FileStorage):
 all_reachable("S3", S3Storage)
 
 
+@contextlib.contextmanager
+def _upload_errors() -> Iterator[None]:
+    """S3's answers about an upload id as the storage contract's errors."""
+    try:
+        yield
+    except ClientError as error:
+        if _code(error) in NO_UPLOAD:
+            raise UploadNotFound() from None
+        if _code(error) in TAKEN:
+            raise KeyTaken() from None
+        raise
+
+
+def _read_all(stream: Readable) -> bytes:
+    """A part, read whole: boto3 needs its length before it sends it."""
+    buffer = io.BytesIO()
+    while chunk := stream.read(CHUNK_SIZE):
+        buffer.write(chunk)
+    return buffer.getvalue()
+
+
 def _read_chunks(chunks: Iterator[bytes], close: Callable[[], None]) -> Iterator[bytes]:
     """Release the HTTP connection even when the reader stops early."""
     try:
@@ -196,6 +318,11 @@ def open_storage(settings: Settings) -> S3Storage:
     from app.core.aws import s3_client
 
     return S3Storage(s3_client(settings), settings.S3_BUCKET, create=settings.AWS_AUTO_CREATE)
+
+
+def upload_lifecycle_days(settings: Settings) -> int:
+    """The days after which S3 aborts a multipart upload: past every ticket's lifetime."""
+    return math.ceil(settings.UPLOAD_TICKET_SECONDS / 86400) + 1
 
 
 def locate(settings: Settings) -> tuple[str, ...]:

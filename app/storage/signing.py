@@ -38,6 +38,30 @@ class UrlSigner:
         query["signature"] = self._signature("GET", key, expires, filename or "")
         return f"{self._base}/{quote(key)}?{urlencode(query)}"
 
+    def sign_part(
+        self, key: str, upload_id: str, part_number: int, size: int, expires_in: int
+    ) -> str:
+        """A link that takes one part of a direct upload by PUT: the upload, the part and its
+        size are signed with the key, so it stores nothing else."""
+        check_expiry(expires_in)
+        expires = int(time.time()) + expires_in
+        query = {
+            "upload_id": upload_id,
+            "part_number": str(part_number),
+            "size": str(size),
+            "expires": str(expires),
+        }
+        query["signature"] = self._signature(
+            "PUT", key, expires, _part(upload_id, part_number, size)
+        )
+        return f"{self._base}/{quote(key)}?{urlencode(query)}"
+
+    def verify_part(
+        self, key: str, upload_id: str, part_number: int, size: int, expires: int, signature: str
+    ) -> None:
+        """Raise InvalidSignature unless the part link was signed for exactly this part."""
+        self.verify("PUT", key, expires, signature, _part(upload_id, part_number, size))
+
     def verify(
         self, method: str, key: str, expires: int, signature: str, filename: str | None
     ) -> None:
@@ -46,6 +70,11 @@ class UrlSigner:
         # Bytes: compare_digest refuses non-ASCII str, and a forged link may carry any text.
         if not hmac.compare_digest(expected.encode(), signature.encode()) or expires < time.time():
             raise InvalidSignature()
+
+
+def _part(upload_id: str, part_number: int, size: int) -> str:
+    """What a part link signs in the place of a download's file name (no name has newlines)."""
+    return f"{upload_id}\n{part_number}\n{size}"
 
 
 def url_signer(settings: Settings) -> UrlSigner:

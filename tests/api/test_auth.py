@@ -17,7 +17,15 @@ def test_register_returns_the_user_with_a_normalised_email(client: TestClient) -
     )
     assert response.status_code == 201
     body = response.json()
-    assert set(body) == {"id", "email", "full_name", "is_active", "created_at"}
+    assert set(body) == {
+        "id",
+        "email",
+        "full_name",
+        "is_active",
+        "is_verified",
+        "is_superuser",
+        "created_at",
+    }
     assert body["email"] == "ada@example.com"
     assert body["full_name"] == "Ada"
     assert body["is_active"] is True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 
 from fastapi.testclient import TestClient
 
@@ -123,3 +124,51 @@ def test_deleting_a_project_deletes_its_files(
     assert keys == [f"{other}/{kept['id']}"]
     assert context.backends.file_repo.list_files(project_id, limit=10).items == []
     assert client.get(files_url(project_id), headers=alice).status_code == 404
+
+
+def test_bytes_that_look_like_a_boundary_come_back_sha256_equal(
+    client: TestClient, alice: Headers, project_id: str
+) -> None:
+    data = (b"\r\n--" + os.urandom(61) + b"\r\n-\r") * 900
+    record = upload(client, alice, project_id, "tricky.bin", data, "application/octet-stream")
+    download = client.get(files_url(project_id, f"/{record['id']}/content"), headers=alice)
+    assert hashlib.sha256(download.content).hexdigest() == record["sha256"]
+    assert download.content == data
+
+
+def form_body(*parts: tuple[str, str | None, bytes], close: bool = True) -> bytes:
+    """A multipart body with boundary `b` of (field name, file name or None, bytes) parts."""
+    body = b""
+    for name, filename, data in parts:
+        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+        body += f"--b\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + data + b"\r\n"
+    return body + (b"--b--\r\n" if close else b"")
+
+
+FORM = {"Content-Type": "multipart/form-data; boundary=b"}
+
+
+def test_fields_before_the_file_are_read_and_a_second_file_is_400_storing_nothing(
+    client: TestClient, alice: Headers, project_id: str, context: AppContext, settings: Settings
+) -> None:
+    body = form_body(("note", None, b"hi"), ("file", "a.txt", b"first"))
+    response = client.post(files_url(project_id), content=body, headers={**alice, **FORM})
+    assert response.status_code == 201, response.text
+    assert response.json()["filename"] == "a.txt"
+    two = form_body(("file", "a.txt", b"first"), ("file", "b.txt", b"second"))
+    response = client.post(files_url(project_id), content=two, headers={**alice, **FORM})
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Too many files. Maximum number of files is 1."}
+    keys, _ = stored_state(context, settings)
+    assert len(keys) == 1
+
+
+def test_a_body_that_ends_inside_its_file_is_400_and_stores_nothing(
+    client: TestClient, alice: Headers, project_id: str, context: AppContext, settings: Settings
+) -> None:
+    cut = form_body(("file", "a.txt", b"x" * 5000), close=False)[:-100]
+    response = client.post(files_url(project_id), content=cut, headers={**alice, **FORM})
+    assert response.status_code == 400
+    assert response.json() == {"detail": "The multipart body ends inside its file."}
+    assert stored_state(context, settings) == ([], [])
+    assert client.get(files_url(project_id), headers=alice).json()["items"] == []

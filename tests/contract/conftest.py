@@ -8,6 +8,7 @@ import pytest
 
 from app.backends import open_repositories, open_storage
 from app.repositories.base import (
+    ActionTokenRepository,
     FileRepository,
     LoginAttemptRepository,
     ProjectRepository,
@@ -51,6 +52,11 @@ def session_repo(repositories: Repositories) -> SessionRepository:
 @pytest.fixture
 def attempt_repo(repositories: Repositories) -> LoginAttemptRepository:
     return repositories.attempt_repo
+
+
+@pytest.fixture
+def token_repo(repositories: Repositories) -> ActionTokenRepository:
+    return repositories.token_repo
 
 
 @pytest.fixture(params=STORAGES)

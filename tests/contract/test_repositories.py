@@ -11,6 +11,7 @@ import pytest
 
 from app.errors import EmailAlreadyRegistered, NotFound, VersionMismatch
 from app.models import (
+    ActionToken,
     AttemptWindow,
     FileRecord,
     Page,
@@ -22,6 +23,7 @@ from app.models import (
     new_id,
 )
 from app.repositories.base import (
+    ActionTokenRepository,
     FileRepository,
     LoginAttemptRepository,
     ProjectRepository,
@@ -211,6 +213,54 @@ class TestUsers:
 
     def test_ping_answers(self, user_repo: UserRepository) -> None:
         user_repo.ping()
+
+    def test_new_users_start_unverified_and_no_admin_and_their_flags_update(
+        self, user_repo: UserRepository
+    ) -> None:
+        user = user_repo.create_user("ada@example.com", "hash")
+        assert (user.is_verified, user.is_superuser) == (False, False)
+        admin = user_repo.create_user("root@example.com", "h", is_verified=True, is_superuser=True)
+        assert user_repo.get_user(admin.id) == admin
+        updated = user_repo.update_user_fields(user.id, {"is_verified": True, "is_superuser": True})
+        assert updated == user.model_copy(update={"is_verified": True, "is_superuser": True})
+        assert user_repo.get_user_by_email("ada@example.com") == updated
+
+    def test_users_are_filtered_by_email_prefix_across_pages(
+        self, user_repo: UserRepository
+    ) -> None:
+        emails = ["an@x.io", "ann@x.io", "bob@x.io", "an_x@x.io", "an%y@x.io", "anna@x.io"]
+        made = [
+            user_repo.add_user(
+                User(
+                    id=new_id(),
+                    email=email,
+                    password_hash="h",
+                    created_at=T0 + timedelta(seconds=i),
+                )
+            )
+            for i, email in enumerate(emails)
+        ]
+
+        def listed(prefix: str, limit: int) -> list[str]:
+            def fetch(limit: int, after: PageKey | None) -> Page[User]:
+                return user_repo.list_users(limit=limit, after=after, email_prefix=prefix)
+
+            return collect(fetch, limit=limit)
+
+        by_id = {user.id: user.email for user in made}
+        assert [by_id[i] for i in listed("ann", 1)] == ["anna@x.io", "ann@x.io"]
+        assert [by_id[i] for i in listed("an", 2)] == [
+            "anna@x.io",
+            "an%y@x.io",
+            "an_x@x.io",
+            "ann@x.io",
+            "an@x.io",
+        ]
+        # Wildcards of LIKE mean themselves; the case counts (emails are stored lower-cased).
+        assert [by_id[i] for i in listed("an_", 5)] == ["an_x@x.io"]
+        assert [by_id[i] for i in listed("an%", 5)] == ["an%y@x.io"]
+        assert listed("AN", 5) == []
+        assert listed("zed", 5) == []
 
 
 @pytest.mark.usefixtures("owners")
@@ -713,3 +763,69 @@ class TestSessionWithUser:
         assert found is not None and found[0].revoked
         user_repo.delete_user(user.id)
         assert session_repo.get_session_with_user(session.id, user.id) is None
+
+
+def make_action_token(
+    purpose: str = "reset_password", user_id: str = "u1", expires_at: datetime | None = None
+) -> ActionToken:
+    return ActionToken(
+        token_hash=new_id() + new_id(),
+        purpose=purpose,  # type: ignore[arg-type]
+        user_id=user_id,
+        expires_at=expires_at or T0 + timedelta(minutes=30),
+        fingerprint="ab" * 32,
+    )
+
+
+class TestActionTokens:
+    def test_a_token_is_consumed_once_and_comes_back_unchanged(
+        self, token_repo: ActionTokenRepository
+    ) -> None:
+        token = make_action_token()
+        token_repo.add_token(token)
+        assert token_repo.consume_token(token.token_hash, "reset_password") == token
+        assert token_repo.consume_token(token.token_hash, "reset_password") is None
+        assert token_repo.consume_token("unknown", "reset_password") is None
+
+    def test_a_token_of_another_purpose_is_neither_returned_nor_consumed(
+        self, token_repo: ActionTokenRepository
+    ) -> None:
+        token = make_action_token("verify_email")
+        token_repo.add_token(token)
+        assert token_repo.consume_token(token.token_hash, "reset_password") is None
+        assert token_repo.consume_token(token.token_hash, "verify_email") == token
+
+    def test_of_concurrent_consumers_exactly_one_gets_the_token(
+        self, token_repo: ActionTokenRepository
+    ) -> None:
+        token = make_action_token()
+        token_repo.add_token(token)
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            found = list(
+                pool.map(
+                    lambda _: token_repo.consume_token(token.token_hash, "reset_password"),
+                    range(10),
+                )
+            )
+        assert [f for f in found if f is not None] == [token]
+
+    def test_purging_forgets_expired_tokens_only(self, token_repo: ActionTokenRepository) -> None:
+        expired = make_action_token(expires_at=T0)
+        live = make_action_token(expires_at=T0 + timedelta(hours=1))
+        for token in (expired, live):
+            token_repo.add_token(token)
+        now = T0 + timedelta(minutes=1)
+        if token_repo.network_bound:
+            # DynamoDB: its TTL deletes every token once expired.
+            assert token_repo.purge_expired_tokens(now) == 0
+            item = token_repo.client.get_item(  # type: ignore[attr-defined]
+                TableName=token_repo.table,  # type: ignore[attr-defined]
+                Key={"pk": {"S": "action#" + expired.token_hash}},
+                ConsistentRead=True,
+            )["Item"]
+            assert int(item["expires_ttl"]["N"]) == int(T0.timestamp())
+            return
+        assert token_repo.purge_expired_tokens(now) == 1
+        assert token_repo.purge_expired_tokens(now) == 0
+        assert token_repo.consume_token(expired.token_hash, "reset_password") is None
+        assert token_repo.consume_token(live.token_hash, "reset_password") == live

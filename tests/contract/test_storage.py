@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import time
 from urllib.parse import urlsplit
 
 import httpx
@@ -14,7 +15,7 @@ from fastapi.testclient import TestClient
 from app.backends import Backends, open_repositories
 from app.errors import BlobNotFound, StorageKeyRejected
 from app.main import create_app
-from app.storage.base import MAX_PRESIGN_SECONDS, FileStorage
+from app.storage.base import MAX_PRESIGN_SECONDS, FileStorage, KeyTaken, UploadNotFound
 from tests.conftest import TEST_BASE_URL, SettingsFactory
 
 
@@ -148,3 +149,62 @@ def test_database_bindings_are_kept_apart_from_the_keys(storage: FileStorage) ->
         "fedcba9876543210fedcba9876543210",
     }
     assert list(storage.list_keys()) == ["p/a"]
+
+
+PART = 5 * 1024 * 1024
+"""The smallest part but the last that S3 takes."""
+
+
+def test_a_direct_upload_joins_its_parts_in_order_into_the_key(storage: FileStorage) -> None:
+    upload_id = storage.start_upload("p/big", int(time.time()) + 60)
+    first, second = os.urandom(PART), os.urandom(1000)
+    assert storage.upload_part("p/big", upload_id, 2, io.BytesIO(second)) == 1000
+    storage.upload_part("p/big", upload_id, 1, io.BytesIO(b"wrong"))
+    storage.upload_part("p/big", upload_id, 1, io.BytesIO(first))  # a retry replaces it
+    assert storage.list_parts("p/big", upload_id) == {1: PART, 2: 1000}
+    assert not storage.exists("p/big")
+    storage.complete_upload("p/big", upload_id, [1, 2])
+    assert read_all(storage, "p/big") == first + second
+    assert list(storage.list_keys()) == ["p/big"]
+
+
+def test_an_upload_completes_once_and_never_over_bytes(storage: FileStorage) -> None:
+    upload_id = storage.start_upload("p/a", int(time.time()) + 60)
+    storage.upload_part("p/a", upload_id, 1, io.BytesIO(b"one"))
+    storage.complete_upload("p/a", upload_id, [1])
+    with pytest.raises((UploadNotFound, KeyTaken)):
+        storage.complete_upload("p/a", upload_id, [1])
+    with pytest.raises(UploadNotFound):
+        storage.list_parts("p/a", upload_id)
+    again = storage.start_upload("p/a", int(time.time()) + 60)
+    storage.upload_part("p/a", again, 1, io.BytesIO(b"two"))
+    with pytest.raises(KeyTaken):
+        storage.complete_upload("p/a", again, [1])
+    assert read_all(storage, "p/a") == b"one"
+
+
+def test_an_empty_single_part_upload_is_an_empty_file(storage: FileStorage) -> None:
+    upload_id = storage.start_upload("p/empty", int(time.time()) + 60)
+    storage.upload_part("p/empty", upload_id, 1, io.BytesIO(b""))
+    storage.complete_upload("p/empty", upload_id, [1])
+    assert read_all(storage, "p/empty") == b""
+
+
+def test_an_aborted_upload_leaves_no_parts(storage: FileStorage) -> None:
+    upload_id = storage.start_upload("p/a", int(time.time()) + 60)
+    storage.upload_part("p/a", upload_id, 1, io.BytesIO(b"part"))
+    storage.abort_upload("p/a", upload_id)
+    storage.abort_upload("p/a", upload_id)
+    with pytest.raises(UploadNotFound):
+        storage.list_parts("p/a", upload_id)
+    with pytest.raises(UploadNotFound):
+        storage.complete_upload("p/a", upload_id, [1])
+    assert list(storage.list_keys()) == []
+    assert storage.temp_files() == []
+
+
+def test_an_unknown_upload_id_is_upload_not_found(storage: FileStorage) -> None:
+    with pytest.raises(UploadNotFound):
+        storage.list_parts("p/b", "0-unknown")
+    with pytest.raises(UploadNotFound):
+        storage.complete_upload("p/b", "0-unknown", [1])

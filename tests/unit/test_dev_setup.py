@@ -25,6 +25,7 @@ PROFILE_KEYS = {
     "APP_ENV",
     "DATABASE_TYPE",
     "STORAGE_TYPE",
+    "MAIL_TYPE",
     "DUCKDB_PATH",
     "SQLITE_PATH",
     "LOCAL_STORAGE_PATH",
@@ -157,3 +158,24 @@ def test_setup_local_dev_and_the_local_profile_open_the_same_files(cwd: Path) ->
         assert settings.DATABASE_TYPE == repos.settings.DATABASE_TYPE
         for name in ("DUCKDB_PATH", "SQLITE_PATH", "LOCAL_STORAGE_PATH"):
             assert getattr(settings, name).resolve() == getattr(repos.settings, name), name
+
+
+def test_a_notebook_reads_what_the_api_mailed_with_the_memory_mailer(cwd: Path, root: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from app.mail.memory import MemoryMailer
+    from app.main import create_app
+
+    repos = setup_local_dev(root, storage="memory", mail="memory")
+    try:
+        with TestClient(create_app(repos.settings, repos.backends)) as client:
+            client.post(
+                "/api/v1/auth/register",
+                json={"email": "ada@example.com", "password": "correct horse battery"},
+            )
+        mailer = repos["mailer"]
+        assert isinstance(mailer, MemoryMailer)
+        (message,) = mailer.sent
+        assert (message.to, message.subject) == ("ada@example.com", "Verify your email address")
+    finally:
+        repos.close()

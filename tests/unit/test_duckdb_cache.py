@@ -1,11 +1,12 @@
-"""The DuckDB write-through cache: what a process reads from memory is what the file holds.
+"""The DuckDB cache: what a process reads from memory is what the file holds, within a budget.
 
-Real DuckDB files in temporary folders; `tables` compares a live copy with a fresh load of the
-file, index order included.
+Real DuckDB files in temporary folders; `assert_cache_is_the_file` compares every owner the
+cache holds with a fresh read of that owner from the file, index order included.
 """
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,10 +19,10 @@ import pytest
 from app.backends import open_repositories
 from app.core.config import Settings
 from app.errors import EmailAlreadyRegistered, NotFound, VersionMismatch
-from app.models import RefreshToken, Session, User, new_id, utc_now
-from app.repositories.base import LoginAttemptRepository, Repositories
-from app.repositories.cached import CachedDatabase, CachedUserRepository, _WriteThrough, load
-from app.repositories.memory import MemoryDatabase, MemoryLoginAttemptRepository
+from app.models import PageKey, Project, RefreshToken, Session, User, new_id, utc_now
+from app.repositories import cached, sql
+from app.repositories.base import Repositories, every
+from app.repositories.cached import ROW_BYTES, CachedDatabase, CachedUserRepository, _owner_rows
 from tests.conftest import SettingsFactory
 from tests.contract.test_repositories import T0, add_owner, make_file, make_project
 
@@ -44,33 +45,77 @@ def cache_of(repositories: Repositories) -> CachedDatabase:
     return user_repo.cache
 
 
-def tables(memory: MemoryDatabase) -> dict[str, Any]:
-    """Everything a memory copy holds, its indexes' order included (empty groups aside)."""
+def held(cache: CachedDatabase, owner_id: str) -> dict[str, Any]:
+    """Everything the cache holds of one owner, its indexes' order included."""
+    memory = cache.memory
+    owner = cache.owners[owner_id]
+    user = memory.users[owner_id]
     return {
-        "users": memory.users,
-        "projects": memory.projects,
-        "files": memory.files,
-        "sessions": memory.sessions,
-        "refresh_tokens": memory.refresh_tokens,
-        "attempts": memory.attempts,
-        "users_by_email": memory.users_by_email,
-        "users_newest": memory.users_newest.keys,
-        "projects_by_owner": {k: v.keys for k, v in memory.projects_by_owner.items() if v.keys},
-        "files_by_project": {k: v.keys for k, v in memory.files_by_project.items() if v.keys},
+        "user": user,
+        "by_email": memory.users_by_email[user.email],
+        "projects": {k.id: memory.projects[k.id] for k in memory.projects_by_owner[owner_id].keys},
+        "loose": {project_id: memory.projects[project_id] for project_id in owner.loose},
+        "listing": memory.projects_by_owner[owner_id].keys,
+        "files": {
+            key.id: memory.files[key.id]
+            for project_id in owner.file_projects
+            for key in memory.files_by_project[project_id].keys
+        },
+        "sessions": {session_id: memory.sessions[session_id] for session_id in owner.sessions},
+    }
+
+
+def in_file(cache: CachedDatabase, owner_id: str) -> dict[str, Any]:
+    """The same, read from the file now."""
+    found = _owner_rows(cache.engine, owner_id, 10**6)
+    assert found is not None
+    user, _, _, sessions = found
+
+    def everything(table: sql.Table[Any]) -> list[Any]:
+        rows = cache.engine.execute(f"{table.select} WHERE owner_id = ?", [owner_id])
+        return table.to_models(rows, cache.engine)
+
+    projects = everything(sql.SqlProjectRepository.table)
+    files = everything(sql.SqlFileRepository.table)
+    owner = cache.owners[owner_id]
+    loose = {p.id: p for p in projects if p.id in owner.loose}
+    oldest = owner.oldest
+    if oldest is not None:
+        projects = [p for p in projects if (p.created_at, p.id) >= oldest]
+        files = [f for f in files if f.project_id in {p.id for p in projects}]
+    return {
+        "user": user,
+        "by_email": user.id,
+        "projects": {p.id: p for p in sorted(projects, key=lambda p: (p.created_at, p.id))},
+        "listing": sorted((p.created_at, p.id) for p in projects),
+        "loose": loose,
+        "files": {f.id: f for f in files},
+        "sessions": {s.id: s for s in sessions},
     }
 
 
 def assert_cache_is_the_file(repositories: Repositories) -> None:
     cache = cache_of(repositories)
-    assert tables(cache.memory) == tables(load(cache.engine))
+    assert cache.rows == sum(owner.rows for owner in cache.owners.values())
+    for owner_id in list(cache.owners):
+        assert held(cache, owner_id) == in_file(cache, owner_id)
+    everyone_held = {
+        "users": set(cache.owners),
+        "projects": {p.owner_id for p in cache.memory.projects.values()},
+        "files": {f.owner_id for f in cache.memory.files.values()},
+        "sessions": {s.user_id for s in cache.memory.sessions.values()},
+    }
+    assert all(owners <= set(cache.owners) for owners in everyone_held.values()), everyone_held
 
 
-def write_one_of_everything(repositories: Repositories) -> None:
+def write_one_of_everything(repositories: Repositories) -> User:
     users, projects = repositories.user_repo, repositories.project_repo
     files, sessions = repositories.file_repo, repositories.session_repo
     ada = users.create_user("ada@example.com", "hash", "Ada")
+    assert users.get_user(ada.id) == ada  # held from here on
     users.update_user_fields(ada.id, {"full_name": "Ada L."})
     gone = users.create_user("gone@example.com", "hash")
+    users.get_user(gone.id)
     users.delete_user(gone.id)
     kept = [
         projects.add_project(make_project(ada.id, f"p{i}", T0 + timedelta(i))) for i in range(3)
@@ -81,6 +126,7 @@ def write_one_of_everything(repositories: Repositories) -> None:
         files.add_file(
             make_file(kept[2].id, T0 + timedelta(seconds=i)).model_copy(update={"owner_id": ada.id})
         )
+    files.add_file(make_file(kept[0].id, T0).model_copy(update={"owner_id": ada.id}))
     files.delete_project_files(kept[0].id)
     session = Session(id=new_id(), user_id=ada.id, created_at=T0, expires_at=T0 + timedelta(1))
     token = RefreshToken(
@@ -90,23 +136,26 @@ def write_one_of_everything(repositories: Repositories) -> None:
     sessions.use_refresh_token(token.token_hash)
     sessions.revoke_session(session.id)
     repositories.attempt_repo.record_failure("account:ada", T0, T0 - timedelta(minutes=15))
+    return ada
 
 
-def test_writes_through_the_cache_are_what_the_next_process_loads(settings: Settings) -> None:
+def test_writes_through_the_cache_are_what_the_file_holds(settings: Settings) -> None:
     first = open_repositories(settings)
-    write_one_of_everything(first)
+    ada = write_one_of_everything(first)
+    assert list(cache_of(first).owners) == [ada.id]
     assert_cache_is_the_file(first)
-    written = tables(cache_of(first).memory)
     first.close()
 
     reopened = open_repositories(settings)
     try:
-        assert cache_of(reopened) is not cache_of(first), "the last close drops the copy"
-        assert tables(cache_of(reopened).memory) == written
-        ada = reopened.user_repo.get_user_by_email("ada@example.com")
-        assert ada is not None and ada.full_name == "Ada L."
+        assert cache_of(reopened) is not cache_of(first), "the last close drops the cache"
+        assert not cache_of(reopened).owners, "opening reads no owner"
+        found = reopened.user_repo.get_user_by_email("ada@example.com")
+        assert found is not None and found.full_name == "Ada L."
         page = reopened.project_repo.get_projects_by_user(ada.id, limit=10)
         assert [p.name for p in page.items] == ["p2", "renamed"]
+        assert list(cache_of(reopened).owners) == [ada.id]
+        assert_cache_is_the_file(reopened)
     finally:
         reopened.close()
 
@@ -114,7 +163,8 @@ def test_writes_through_the_cache_are_what_the_next_process_loads(settings: Sett
 def test_a_failed_durable_write_leaves_the_copy_unchanged(repos: Repositories) -> None:
     ada = repos.user_repo.create_user("ada@example.com", "hash")
     project = repos.project_repo.add_project(make_project(ada.id))
-    before = tables(cache_of(repos).memory)
+    repos.project_repo.get_projects_by_user(ada.id, limit=1)
+    before = held(cache_of(repos), ada.id)
     twin = User(id=new_id(), email="ada@example.com", password_hash="other", created_at=T0)
     with pytest.raises(EmailAlreadyRegistered):
         repos.user_repo.add_user(twin)
@@ -129,11 +179,11 @@ def test_a_failed_durable_write_leaves_the_copy_unchanged(repos: Repositories) -
     # The engine's own error, untranslated: a second project under a taken primary key.
     with pytest.raises(duckdb.ConstraintException):
         repos.project_repo.add_project(project.model_copy(update={"name": "impostor"}))
-    assert tables(cache_of(repos).memory) == before
+    assert held(cache_of(repos), ada.id) == before
     assert_cache_is_the_file(repos)
 
 
-def test_two_builds_on_one_file_share_one_copy_until_the_last_close(settings: Settings) -> None:
+def test_two_builds_on_one_file_share_one_cache_until_the_last_close(settings: Settings) -> None:
     first, second = open_repositories(settings), open_repositories(settings)
     assert cache_of(first) is cache_of(second)
     ada = first.user_repo.create_user("ada@example.com", "hash")
@@ -142,7 +192,7 @@ def test_two_builds_on_one_file_share_one_copy_until_the_last_close(settings: Se
         second.user_repo.create_user("ada@example.com", "hash")
 
     first.close()
-    first.close()  # closing twice lets go once: the second build keeps its copy
+    first.close()  # closing twice lets go once: the second build keeps its cache
     bob = second.user_repo.create_user("bob@example.com", "hash")
     assert second.user_repo.get_user(bob.id) == bob
     second.close()
@@ -157,33 +207,207 @@ def test_two_builds_on_one_file_share_one_copy_until_the_last_close(settings: Se
         third.close()
 
 
-def test_concurrent_writers_leave_the_copy_equal_to_the_file(repos: Repositories) -> None:
-    add_owner(repos.user_repo, "owner")
-    project = repos.project_repo.create_project("owner", "contended")
+def all_projects(repositories: Repositories, owner_id: str) -> list[Project]:
+    """Every project of the owner, page by page."""
+    projects = repositories.project_repo
+    return list(every(lambda **page: projects.get_projects_by_user(owner_id, **page)))
+
+
+def seed(repositories: Repositories, owners: int, projects: int) -> list[str]:
+    """`owners` users with `projects` projects each (a second apart, newest last)."""
+    ids = []
+    for n in range(owners):
+        user = repositories.user_repo.create_user(f"owner{n}@example.com", "hash")
+        for i in range(projects):
+            repositories.project_repo.add_project(
+                make_project(user.id, f"{n}-{i}", T0 + timedelta(seconds=i))
+            )
+        ids.append(user.id)
+    return ids
+
+
+def test_the_cache_keeps_to_its_budget_and_reads_stay_right(
+    make_settings: SettingsFactory,
+) -> None:
+    """A budget of 100 rows: ten owners of 11 rows each cannot all be held at once."""
+    repositories = open_repositories(make_settings(database="duckdb", DUCKDB_CACHE_MB=3))
+    cache = cache_of(repositories)
+    assert cache.max_rows == 3 * 2**20 // ROW_BYTES
+    cache.max_rows = 100
+    try:
+        owners = seed(repositories, owners=10, projects=10)
+        for _ in range(3):
+            for owner_id in owners:
+                page = repositories.project_repo.get_projects_by_user(owner_id, limit=4)
+                assert [p.name for p in page.items] == [
+                    f"{owners.index(owner_id)}-{i}" for i in (9, 8, 7, 6)
+                ]
+                assert cache.rows <= cache.max_rows
+        assert 1 <= len(cache.owners) < len(owners)
+        assert list(cache.owners)[-1] == owners[-1], "the owner read last is held"
+        assert_cache_is_the_file(repositories)
+    finally:
+        repositories.close()
+
+
+def test_an_owner_too_big_to_hold_is_read_from_the_file(make_settings: SettingsFactory) -> None:
+    repositories = open_repositories(make_settings(database="duckdb"))
+    cache = cache_of(repositories)
+    cache.max_rows = 40  # an owner may take a quarter: 10 rows
+    try:
+        [big] = seed(repositories, owners=1, projects=30)
+        names = [project.name for project in all_projects(repositories, big)]
+        assert names == [f"0-{i}" for i in reversed(range(30))]
+        assert big not in cache.owners and cache.rows == 0
+        project = repositories.project_repo.create_project(big, "one more")
+        assert repositories.project_repo.get_project(project.id) == project
+    finally:
+        repositories.close()
+
+
+def test_an_owner_with_many_projects_is_held_by_their_newest(
+    repos: Repositories, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Five held of a dozen at first; a get of an older one holds it alone, and a page that
+    goes on past the five holds the next ones."""
+    monkeypatch.setattr(cached, "HEAD_PROJECTS", 5)
+    cache = cache_of(repos)
+    [owner_id] = seed(repos, owners=1, projects=12)
+    uncached = sql.SqlProjectRepository(cache.engine)
+    first = repos.project_repo.get_projects_by_user(owner_id, limit=2)
+    assert [p.name for p in first.items] == ["0-11", "0-10"]
+    assert cache.owners[owner_id].rows == 1 + 5
+    oldest = uncached.get_projects_by_user(owner_id, limit=12).items[-1]
+    assert repos.project_repo.get_project(oldest.id) == oldest
+    assert cache.owners[owner_id].loose == {oldest.id}
+    assert cache.memory.projects[oldest.id] == oldest
+    assert repos.file_repo.list_files(oldest.id, limit=5).items == []
+    renamed = repos.project_repo.update_project_fields(oldest.id, owner_id, {"name": "renamed"})
+    assert repos.project_repo.get_project(oldest.id) == renamed
+    repos.project_repo.get_projects_by_user(owner_id, limit=5, after=first.next_key)
+    assert cache.owners[owner_id].rows == 1 + 5 + 6 + 1, "the next six (a page and one) are held"
+    assert_cache_is_the_file(repos)
+    repos.project_repo.get_projects_by_user(owner_id, limit=12)
+    assert cache.owners[owner_id].oldest is None and not cache.owners[owner_id].loose
+    assert cache.owners[owner_id].rows == 1 + 12, "the loose one joined the listing, once"
+    assert_cache_is_the_file(repos)
+    repos.project_repo.delete_project(oldest.id, owner_id)
+    assert repos.project_repo.get_project(oldest.id) is None
+    assert not cache.owners[owner_id].loose
+
+
+def test_pages_past_what_is_held_are_the_files_pages(
+    repos: Repositories, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cached, "HEAD_PROJECTS", 5)
+    cache = cache_of(repos)
+    owners = seed(repos, owners=2, projects=17)
+    uncached = sql.SqlProjectRepository(cache.engine)
+    for limit in (1, 3, 4, 5, 20):
+        for owner_id in owners:
+            cache.let_go(owner_id)
+        newest = repos.project_repo.create_project(owners[0], f"newest {limit}")
+        repos.project_repo.delete_project(
+            uncached.get_projects_by_user(owners[0], limit=3).items[2].id, owners[0]
+        )
+        after = None
+        while True:
+            page = repos.project_repo.get_projects_by_user(owners[0], limit=limit, after=after)
+            assert page == uncached.get_projects_by_user(owners[0], limit=limit, after=after)
+            if page.next_key is None:
+                break
+            after = page.next_key
+        assert all_projects(repos, owners[0])[0] == newest
+        assert cache.owners[owners[0]].oldest is None, "paging to the end holds them all"
+        assert_cache_is_the_file(repos)
+    deep = uncached.get_projects_by_user(owners[1], limit=15).items[-1]
+    page = repos.project_repo.get_projects_by_user(
+        owners[1], limit=2, after=PageKey(deep.created_at, deep.id)
+    )
+    assert page == uncached.get_projects_by_user(
+        owners[1], limit=2, after=PageKey(deep.created_at, deep.id)
+    )
+    assert_cache_is_the_file(repos)
+
+
+def test_concurrent_writers_and_readers_leave_the_cache_equal_to_the_file(
+    repos: Repositories, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Owners are loaded, held further, let go of and written at once: a small budget keeps
+    two of four held and three projects each at first, so loads race writes of the same owner
+    all the time."""
+    monkeypatch.setattr(cached, "HEAD_PROJECTS", 3)
+    cache = cache_of(repos)
+    cache.max_rows = 4 * 12
+    owners = seed(repos, owners=4, projects=5)
     start = threading.Barrier(8)
 
     def hammer(worker: int) -> None:
         start.wait()
-        for n in range(50):
-            change = {"name": f"{worker}-{n}", "updated_at": utc_now()}
-            repos.project_repo.update_project_fields(project.id, "owner", change)
+        pick = random.Random(worker)
+        for n in range(60):
+            owner_id = pick.choice(owners)
+            if worker % 2:
+                page = repos.project_repo.get_projects_by_user(owner_id, limit=2)
+                repos.project_repo.get_projects_by_user(owner_id, limit=2, after=page.next_key)
+                repos.user_repo.get_user(owner_id)
+                continue
+            project = repos.project_repo.create_project(owner_id, f"w{worker}-{n}")
+            repos.project_repo.update_project_fields(
+                project.id, owner_id, {"name": f"renamed {n}", "updated_at": utc_now()}
+            )
+            if n % 3 == 0:
+                repos.project_repo.delete_project(project.id, owner_id)
             repos.attempt_repo.record_failure("k", T0, T0 - timedelta(minutes=15))
-            if n % 10 == 0:
-                repos.project_repo.create_project("owner", f"new-{worker}-{n}")
 
     with ThreadPoolExecutor(8) as pool:
         for done in [pool.submit(hammer, worker) for worker in range(8)]:
             done.result()
     assert_cache_is_the_file(repos)
     window = repos.attempt_repo.get_window("k")
-    assert window is not None and window.failures == 8 * 50
-    assert len(repos.project_repo.get_projects_by_user("owner", limit=100).items) == 1 + 8 * 5
+    assert window is not None and window.failures == 4 * 60
+    assert sum(len(all_projects(repos, owner_id)) for owner_id in owners) == 4 * 5 + 4 * 40
 
 
-def test_a_cached_repository_that_forgets_a_write_is_refused_when_defined() -> None:
-    with pytest.raises(
-        TypeError, match=r"\['clear', 'purge_lapsed', 'record_failure', 'remove_failure'\]"
-    ):
+@pytest.mark.parametrize("rejected_row", [False, True])
+def test_concurrent_creates_are_each_answered_for_their_own_row(
+    repos: Repositories, rejected_row: bool
+) -> None:
+    """Creates that meet in one group commit: each gets its own answer, a deactivated owner's
+    is refused alone, and a row the engine rejects (which fails the group's statement) fails
+    only its own caller."""
+    active = add_owner(repos.user_repo, "active")
+    inactive = add_owner(repos.user_repo, "inactive")
+    repos.user_repo.update_user_fields(inactive.id, {"is_active": False})
+    taken = repos.project_repo.add_project(make_project(active.id, "taken"))
+    repos.project_repo.get_projects_by_user(active.id, limit=1)
+    cache = cache_of(repos)
+    attempts: list[Project] = [make_project(active.id, f"p{i}") for i in range(30)]
+    attempts[7] = make_project(inactive.id, "refused")
+    if rejected_row:
+        attempts[11] = taken.model_copy(update={"name": "same id"})
+    results: dict[int, Any] = {}
 
-        class Forgetful(_WriteThrough[LoginAttemptRepository], MemoryLoginAttemptRepository):
-            reads = frozenset({"get_window"})
+    def create(at: int) -> None:
+        try:
+            results[at] = repos.project_repo.add_project(attempts[at])
+        except Exception as error:  # each caller's own answer is the point
+            results[at] = error
+
+    queues = cache.engine._group_commit._queues  # type: ignore[attr-defined]
+    with ThreadPoolExecutor(len(attempts)) as pool:
+        # The write lock held, the first create waits with its row alone and the others queue
+        # up behind it, to be stored by one statement.
+        with cache.lock:
+            futures = [pool.submit(create, at) for at in range(len(attempts))]
+            while sum(len(queue) for queue in queues.values()) < len(attempts) - 1:
+                threading.Event().wait(0.001)
+        for future in futures:
+            future.result()
+    assert isinstance(results.pop(7), NotFound)
+    if rejected_row:
+        assert isinstance(results.pop(11), duckdb.ConstraintException)
+    assert all(results[at] == attempts[at] for at in results)
+    listed = {project.id for project in all_projects(repos, active.id)}
+    assert listed == {taken.id, *(attempts[at].id for at in results)}
+    assert_cache_is_the_file(repos)

@@ -44,6 +44,8 @@ class UserOut(Schema):
     email: str
     full_name: str | None
     is_active: bool
+    is_verified: bool = Field(description="Whether the address was proved by a mailed link.")
+    is_superuser: bool = Field(description="Whether the user may use the admin routes.")
     created_at: datetime
 
 
@@ -70,3 +72,23 @@ class TokenOut(Schema):
     expires_in: int = Field(description="Seconds until the access token expires.")
     refresh_token: str
     refresh_expires_in: int = Field(description="Seconds until the refresh token expires.")
+
+
+MailedToken = Annotated[str, Field(min_length=1, max_length=512)]
+
+
+class VerificationConfirm(Schema):
+    token: MailedToken
+
+
+class PasswordResetRequest(Schema):
+    email: Email
+
+
+class PasswordResetConfirm(Schema):
+    token: MailedToken
+    new_password: Password
+
+
+class AcceptedOut(Schema):
+    detail: str

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,16 +15,29 @@ from app.core.security import (
     hash_refresh_token,
     new_refresh_token,
 )
-from app.errors import InvalidCredentials, InvalidToken, NotFound, PasswordMismatch
-from app.models import RefreshToken, Session, User, new_id, utc_now
+from app.errors import (
+    AlreadyVerified,
+    EmailNotVerified,
+    InvalidActionToken,
+    InvalidCredentials,
+    InvalidToken,
+    NotFound,
+    PasswordMismatch,
+    TooManyAttempts,
+)
+from app.mail.base import MailMessage
+from app.models import ActionToken, RefreshToken, Session, TokenPurpose, User, new_id, utc_now
 from app.repositories.base import (
+    ActionTokenRepository,
     FileRepository,
     ProjectRepository,
     SessionRepository,
     UserRepository,
 )
+from app.routers.auth import mails
 from app.routers.auth.interface import UserRegister, UserUpdate, normalise_email
-from app.routers.auth.throttle import LoginThrottle, guarded
+from app.routers.auth.mails import MailLinks
+from app.routers.auth.throttle import LoginThrottle, MailThrottle, guarded
 from app.routers.projects.services import delete_project
 from app.storage.base import FileStorage
 
@@ -102,12 +117,16 @@ def login(
     hasher: PasswordHasher,
     tokens: AccessTokens,
     throttle: LoginThrottle | None = None,
+    require_verified: bool = False,
 ) -> TokenPair:
     """Exchange credentials for an access and a refresh token, within the throttle's limits
-    (TooManyAttempts before the password is checked)."""
+    (TooManyAttempts before the password is checked). With `require_verified`, a user who has
+    not verified their address gets EmailNotVerified instead, once the password is right."""
     account = normalise_email(email)
     with guarded(throttle, account, client_address):
         user = authenticate(account, password, repo=repo, hasher=hasher)
+    if require_verified and not user.is_verified:
+        raise EmailNotVerified(user.id)
     return start_session(user, sessions=sessions, tokens=tokens)
 
 
@@ -217,6 +236,27 @@ def delete_account(
     is gone (after that, `add_project` refuses it), so the projects are swept once more after
     the user. Guesses of the password are throttled."""
     _confirm_password(user, password, hasher, throttle=throttle)
+    remove_account(
+        user,
+        repo=repo,
+        sessions=sessions,
+        project_repo=project_repo,
+        file_repo=file_repo,
+        storage=storage,
+    )
+
+
+def remove_account(
+    user: User,
+    *,
+    repo: UserRepository,
+    sessions: SessionRepository,
+    project_repo: ProjectRepository,
+    file_repo: FileRepository,
+    storage: FileStorage,
+) -> None:
+    """`delete_account` once the deletion is authorised (by the password, or by an
+    administrator), in the order it describes."""
     sessions.revoke_user_sessions(user.id)
     _delete_projects(user, project_repo=project_repo, file_repo=file_repo, storage=storage)
     sessions.delete_user_sessions(user.id)
@@ -235,3 +275,145 @@ def _delete_projects(
                 delete_project(
                     project.id, owner=user, repo=project_repo, file_repo=file_repo, storage=storage
                 )
+
+
+def _fingerprint(password_hash: str) -> str:
+    """What a reset token is bound to: a digest of the password hash it was made under."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()
+
+
+def _issue(
+    purpose: TokenPurpose,
+    user: User,
+    lifetime: timedelta,
+    *,
+    tokens: ActionTokenRepository,
+    fingerprint: str = "",
+) -> str:
+    """Store a new one-time token for `user` and return it raw, for the mail alone: the
+    database keeps only its hash, like a refresh token's (256 random bits)."""
+    raw, token_hash = new_refresh_token()
+    tokens.add_token(
+        ActionToken(
+            token_hash=token_hash,
+            purpose=purpose,
+            user_id=user.id,
+            expires_at=utc_now() + lifetime,
+            fingerprint=fingerprint,
+        )
+    )
+    return raw
+
+
+def _consume(token: str, purpose: TokenPurpose, *, tokens: ActionTokenRepository) -> ActionToken:
+    """The live token `token` names, removed so that it works once; InvalidActionToken for
+    one unknown, used, altered or expired."""
+    found = tokens.consume_token(hash_refresh_token(token), purpose)
+    if found is None or found.expires_at <= utc_now():
+        raise InvalidActionToken()
+    return found
+
+
+def verification_mail(
+    user_id: str,
+    *,
+    repo: UserRepository,
+    tokens: ActionTokenRepository,
+    links: MailLinks,
+    lifetime: timedelta,
+    throttle: MailThrottle | None = None,
+) -> MailMessage | None:
+    """A new verification token for the user and the mail that carries it; None (nothing
+    stored) when the user is gone or verified already, or `throttle` refuses another mail."""
+    user = repo.get_user(user_id)
+    if user is None or user.is_verified:
+        return None
+    if throttle is not None:
+        try:
+            throttle.count("verification", user.email)
+        except TooManyAttempts:
+            return None
+    raw = _issue("verify_email", user, lifetime, tokens=tokens)
+    return mails.verification(user.email, links.verify(raw), lifetime)
+
+
+def count_verification_request(user: User, *, throttle: MailThrottle) -> None:
+    """AlreadyVerified for a verified user; else count a request for a new link, refused past
+    the throttle's limit (TooManyAttempts)."""
+    if user.is_verified:
+        raise AlreadyVerified()
+    throttle.count("verification", user.email)
+
+
+def verify_email(token: str, *, repo: UserRepository, tokens: ActionTokenRepository) -> User:
+    """Mark the user a verification token was mailed to as verified (once per token)."""
+    found = _consume(token, "verify_email", tokens=tokens)
+    try:
+        return repo.update_user_fields(found.user_id, {"is_verified": True})
+    except NotFound:
+        raise InvalidActionToken() from None
+
+
+def count_password_reset_request(
+    email: str, *, client_address: str | None, throttle: MailThrottle
+) -> str:
+    """Count a reset request for `email` from `client_address`, account or not (so neither
+    the answer nor its timing tells whether one exists; TooManyAttempts past the limits), and
+    return the normalised address for `password_reset_mail`."""
+    account: str = normalise_email(email)
+    throttle.count("password-reset", account, client_address)
+    return account
+
+
+def password_reset_mail(
+    email: str,
+    *,
+    repo: UserRepository,
+    tokens: ActionTokenRepository,
+    links: MailLinks,
+    lifetime: timedelta,
+) -> MailMessage | None:
+    """A reset token for the active account of `email`, bound to its current password, and
+    the mail that carries it; None (nothing stored) when there is no such account."""
+    user = repo.get_user_by_email(email)
+    if user is None or not user.is_active:
+        return None
+    raw = _issue(
+        "reset_password",
+        user,
+        lifetime,
+        tokens=tokens,
+        fingerprint=_fingerprint(user.password_hash),
+    )
+    return mails.password_reset(user.email, links.reset(raw), lifetime)
+
+
+def reset_password(
+    token: str,
+    new_password: str,
+    *,
+    repo: UserRepository,
+    tokens: ActionTokenRepository,
+    sessions: SessionRepository,
+    hasher: PasswordHasher,
+) -> None:
+    """Set the password a reset token was mailed for and revoke every session of the user.
+    The token works once (of concurrent confirms, one), and not after the password changed
+    since it was sent: InvalidActionToken. Opening the mail proves the address too. A password
+    changed between this check and the write loses to this one: both callers proved control."""
+    found = _consume(token, "reset_password", tokens=tokens)
+    user = repo.get_user(found.user_id)
+    if (
+        user is None
+        or not user.is_active
+        or not hmac.compare_digest(found.fingerprint, _fingerprint(user.password_hash))
+    ):
+        raise InvalidActionToken()
+    changes = {"password_hash": hasher.hash(new_password), "is_verified": True}
+    repo.update_user_fields(user.id, changes)
+    sessions.revoke_user_sessions(user.id)
+
+
+def purge_expired_tokens(*, tokens: ActionTokenRepository, now: datetime | None = None) -> int:
+    """Forget one-time tokens past their expiry (the periodic purge, beside `purge_expired`)."""
+    return tokens.purge_expired_tokens(now or utc_now())

@@ -11,6 +11,10 @@ The address counter is coarser (it spans accounts, and a shared address logs in 
 counts wrong passwords once they are known, and refuses an address already at its limit, so
 concurrent guesses from one address may pass it by the number in flight. A login thus writes
 two counters, as a failed one did before: a write costs milliseconds on DuckDB.
+
+Mail requests (`MailThrottle`) count on the same counters under keys of their own: each request
+counts, whatever comes of it, since what it costs (a mail to someone's inbox) is spent either
+way. Their windows are the logins' length, so one purge serves both.
 """
 
 from __future__ import annotations
@@ -63,12 +67,41 @@ class LoginThrottle:
         self.attempts.clear(account)
 
     def _refuse_past(self, window: AttemptWindow, limit: int, now: datetime) -> None:
-        if window.failures > limit:
-            raise TooManyAttempts(retry_after=self._retry_after(window, now))
+        refuse_past(window, limit, now, self.window_seconds, "failed logins")
 
-    def _retry_after(self, window: AttemptWindow, now: datetime) -> int:
-        end = window.started_at + timedelta(seconds=self.window_seconds)
-        return max(1, math.ceil((end - now).total_seconds()))
+
+def refuse_past(
+    window: AttemptWindow, limit: int, now: datetime, window_seconds: int, what: str
+) -> None:
+    """TooManyAttempts (naming `what`) once `window` counts more than `limit`."""
+    if window.failures > limit:
+        end = window.started_at + timedelta(seconds=window_seconds)
+        retry_after = max(1, math.ceil((end - now).total_seconds()))
+        raise TooManyAttempts(retry_after=retry_after, what=what)
+
+
+@dataclass(frozen=True)
+class MailThrottle:
+    """How many mails one account, and requests for them one client address, may cause per
+    window (the logins' window, `LoginThrottle.window_seconds`)."""
+
+    attempts: LoginAttemptRepository
+    max_per_account: int = 3
+    max_per_address: int = 20
+    window_seconds: int = 900
+
+    def count(self, purpose: str, email: str, address: str | None = None) -> None:
+        """Count one request for a `purpose` mail to the account `email` (normalised, known
+        or not, so a refusal tells nothing of whether it exists) from `address`:
+        TooManyAttempts past either limit."""
+        now = utc_now()
+        window_start = now - timedelta(seconds=self.window_seconds)
+        what = f"{purpose} requests"
+        if address:
+            window = self.attempts.record_failure(f"{purpose}-address:{address}", now, window_start)
+            refuse_past(window, self.max_per_address, now, self.window_seconds, what)
+        window = self.attempts.record_failure(f"{purpose}-account:{email}", now, window_start)
+        refuse_past(window, self.max_per_account, now, self.window_seconds, what)
 
 
 def guarded(

@@ -14,10 +14,16 @@ from app.routers.common import UNAUTHORIZED, Paging, item_response, responses
 from app.routers.downloads import BYTES, stream_download
 from app.routers.files import services
 from app.routers.files.interface import FileOut, PresignedUrlOut
+from app.routers.files.streaming import StreamedUploadRoute
 from app.routers.schemas import PageOut, PageQuery
 from app.storage.base import MAX_PRESIGN_SECONDS
 
-router = APIRouter(prefix="/projects/{project_id}/files", tags=["files"], responses=UNAUTHORIZED)
+router = APIRouter(
+    prefix="/projects/{project_id}/files",
+    tags=["files"],
+    responses=UNAUTHORIZED,
+    route_class=StreamedUploadRoute,
+)
 NOT_FOUND = responses(_404="No such project or file, or not yours")
 
 
@@ -38,8 +44,9 @@ async def upload_file(
     storage: Storage,
     context: Context,
 ) -> FileRecord:
-    """Upload a file into a project; the body is streamed to storage in chunks. A multipart
-    body without a bearer token is refused before it is read (`BodySizeLimitMiddleware`)."""
+    """Upload a file into a project; its bytes go from the socket to storage as they arrive
+    (`StreamedUploadRoute`), after the caller and the project are checked. A multipart body
+    without a bearer token is refused before it is read (`BodySizeLimitMiddleware`)."""
     return await run_in_threadpool(
         services.upload_file,
         project_id,

@@ -81,10 +81,18 @@ def upload_file(
         storage_key=key,
         created_at=utc_now(),
     )
+    return record_stored(record, file_repo=file_repo, storage=storage)
+
+
+def record_stored(
+    record: FileRecord, *, file_repo: FileRepository, storage: FileStorage
+) -> FileRecord:
+    """Add the record of bytes already stored; if that fails the bytes are removed, so no
+    bytes are left that no record names."""
     try:
         return file_repo.add_file(record)
     except BaseException:
-        storage.delete_file(key)
+        storage.delete_file(record.storage_key)
         raise
 
 
