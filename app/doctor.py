@@ -12,7 +12,9 @@ this module looks for:
 - missing bytes: a listed file whose bytes are gone (never caused by Hangar's own orders);
 - temp files of local storage: those of a writer that is gone (or, when the writer cannot
   be told, older than the threshold) are crash leftovers; the others may be uploads in
-  progress and are only reported.
+  progress and are only reported;
+- the parts of direct uploads on local storage never completed nor aborted: leftovers once
+  their ticket has expired, kept while it is valid.
 
 Bytes are deleted only when they are provably this database's: the storage is bound to it
 and to no other (`Backends.owns_storage`). Bytes without a record in a storage shared with
@@ -26,6 +28,7 @@ quiet (DuckDB must be stopped anyway), or an upload between its two writes looks
 
 from __future__ import annotations
 
+import time
 from enum import StrEnum
 from functools import cache, partial
 from pathlib import Path
@@ -34,7 +37,7 @@ from pydantic import BaseModel
 
 from app.backends import Backends
 from app.repositories.base import every
-from app.storage.base import DATABASE_MARKER, FileStorage
+from app.storage.base import DATABASE_MARKER, FileStorage, TempFile, remove_temp
 
 
 class Kind(StrEnum):
@@ -81,13 +84,24 @@ class DoctorReport(BaseModel):
 WRITER_STATES = {True: "still runs", False: "is gone", None: "cannot be told"}
 
 
+def _temp_detail(temp: TempFile, now: float) -> str:
+    """What a temp file is: a through-API upload's file being written, or the parts of a
+    direct upload, kept while its ticket lives."""
+    if temp.upload_expires is None:
+        writer = WRITER_STATES[temp.writer_running]
+        return f"upload temp file, {temp.age:.0f} s old; its writer {writer}"
+    left = temp.upload_expires - now
+    ticket = f"expires in {left:.0f} s" if left > 0 else f"expired {-left:.0f} s ago"
+    return f"parts of a direct upload never completed, {temp.age:.0f} s old; its ticket {ticket}"
+
+
 def _temp_findings(storage: FileStorage, max_age_seconds: float) -> list[Finding]:
+    now = time.time()
     return [
         Finding(
             kind=Kind.STALE_TEMP_FILE if temp.is_leftover(max_age_seconds) else Kind.TEMP_FILE,
             location=str(temp.path),
-            detail=f"upload temp file, {temp.age:.0f} s old; its writer "
-            + WRITER_STATES[temp.writer_running],
+            detail=_temp_detail(temp, now),
         )
         for temp in storage.temp_files()
     ]
@@ -189,7 +203,7 @@ def repair(backends: Backends, report: DoctorReport) -> DoctorReport:
 def _fix(backends: Backends, finding: Finding, *, owned: bool) -> bool:
     """Repair one problem; False when it must stay (bytes that may be another database's)."""
     if finding.kind is Kind.STALE_TEMP_FILE:
-        Path(finding.location).unlink(missing_ok=True)
+        remove_temp(Path(finding.location))
     elif finding.kind is Kind.FOREIGN_BYTES or (finding.kind is Kind.ORPHAN_BYTES and not owned):
         return False
     elif finding.kind is Kind.ORPHAN_BYTES:

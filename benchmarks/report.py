@@ -40,8 +40,10 @@ class Result:
 
 @dataclass
 class MemoryResult:
-    """Peak server RSS growth over the idle server while a large file goes up, and while it
-    comes back down, with throughputs."""
+    """Peak server RSS growth over the idle server while a large file goes up, while it comes
+    back down, and while it goes up again as a direct upload, with throughputs; ratios are to
+    `copy_mb_s`, a plain fsynced copy on the same disk; CPU seconds are the API server's
+    while the file goes up through it, and as a direct upload."""
 
     storage: str
     size_mib: int
@@ -51,6 +53,17 @@ class MemoryResult:
     upload_mb_s: float
     download_mb_s: float
     copy_mb_s: float
+    upload_ratio: float
+    direct_mb_s: float
+    direct_ratio: float
+    direct_growth_mib: float
+    upload_cpu_s: float
+    direct_cpu_s: float
+
+    @property
+    def direct_cpu_share(self) -> float | None:
+        """The API's CPU time for a direct upload as a share of a through-API one."""
+        return self.direct_cpu_s / self.upload_cpu_s if self.upload_cpu_s else None
 
 
 @dataclass
@@ -149,6 +162,7 @@ def print_report(report: Report, console: Console | None = None) -> None:
             "upload MB/s",
             "download MB/s",
             "file copy MB/s",
+            "upload x copy",
         ):
             table.add_column(column, justify="left" if column == "storage" else "right")
         for m in report.memory:
@@ -161,6 +175,33 @@ def print_report(report: Report, console: Console | None = None) -> None:
                 f"{m.upload_mb_s:.0f}",
                 f"{m.download_mb_s:.0f}",
                 f"{m.copy_mb_s:.0f}",
+                f"{m.upload_ratio:.2f}",
+            )
+        console.print(table)
+        table = Table(
+            title="large file, direct upload (signed part URLs) against through the API",
+            title_justify="left",
+        )
+        for column in (
+            "storage",
+            "direct MB/s",
+            "direct x copy",
+            "growth direct MiB",
+            "API CPU s through API",
+            "API CPU s direct",
+            "direct CPU share",
+        ):
+            table.add_column(column, justify="left" if column == "storage" else "right")
+        for m in report.memory:
+            share = m.direct_cpu_share
+            table.add_row(
+                m.storage,
+                f"{m.direct_mb_s:.0f}",
+                f"{m.direct_ratio:.2f}",
+                f"{m.direct_growth_mib:.1f}",
+                f"{m.upload_cpu_s:.2f}",
+                f"{m.direct_cpu_s:.2f}",
+                "" if share is None else f"{share:.1%}",
             )
         console.print(table)
     for name, value in report.baselines.items():

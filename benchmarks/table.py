@@ -39,7 +39,8 @@ def main(path: Path) -> None:
     for r in results:
         if r["operation"] == REFERENCE:
             print(f"\n{r['stack']}: {r['ops_per_s']:,.0f} ops/s, p50 {r['p50_ms']:.1f} ms")
-    for m in report["memory"]:
+    memory = report["memory"]
+    for m in memory:
         print(
             f"\n{m['storage']}: {m['size_mib']} MiB, peak RSS growth "
             f"{m['upload_growth_mib']} MiB up, {m['download_growth_mib']} MiB down, "
@@ -47,6 +48,20 @@ def main(path: Path) -> None:
             f"upload {m['upload_mb_s']} MB/s, download "
             f"{m['download_mb_s']} MB/s, file copy {m['copy_mb_s']} MB/s"
         )
+    uploads = [m for m in memory if "direct_mb_s" in m]  # runs from before direct uploads lack it
+    if uploads:
+        print(
+            "\n| storage | MiB | through the API MB/s (x copy) | direct MB/s (x copy) | "
+            "file copy MB/s | RSS growth MiB | API CPU s through / direct |"
+        )
+        print("| --- |" + " --- |" * 6)
+        for m in uploads:
+            print(
+                f"| {m['storage']} | {m['size_mib']} | {m['upload_mb_s']:.0f} "
+                f"(x{m['upload_ratio']:.2f}) | {m['direct_mb_s']:.0f} (x{m['direct_ratio']:.2f}) "
+                f"| {m['copy_mb_s']:.0f} | {m['upload_growth_mib']} | "
+                f"{m['upload_cpu_s']:.2f} / {m['direct_cpu_s']:.2f} |"
+            )
     for name, value in report["baselines"].items():
         print(f"{name}: {value}")
 

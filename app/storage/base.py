@@ -59,13 +59,25 @@ class TempFile:
     """Seconds since it was last written."""
     writer_running: bool | None
     """Whether the process writing it still runs; None when that cannot be told (a file
-    without a writer in its name, or written on another host)."""
+    without a writer in its name, or written on another host). For an open direct upload,
+    whether its ticket is still valid."""
+    upload_expires: int | None = None
+    """For the folder of an open direct upload's parts: when its ticket expires (Unix time),
+    after which no part can be sent to it and no completion can use it."""
 
     def is_leftover(self, max_age: float) -> bool:
         """Its writer is gone, or, when that cannot be told, it is older than `max_age`."""
         if self.writer_running is None:
             return self.age >= max_age
         return not self.writer_running
+
+
+def remove_temp(path: Path) -> None:
+    """Remove a temp file, or an upload's folder of parts; one already gone is no error."""
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 class UploadNotFound(HangarError):
@@ -175,10 +187,7 @@ class FileStorage(ABC):
         removed = []
         for temp in self.temp_files():
             if temp.is_leftover(max_age_seconds):
-                if temp.path.is_dir():
-                    shutil.rmtree(temp.path, ignore_errors=True)
-                else:
-                    temp.path.unlink(missing_ok=True)
+                remove_temp(temp.path)
                 removed.append(temp.path)
         return removed
 

@@ -216,8 +216,8 @@ class LocalStorage(FileStorage):
             expires = folder.name.partition("-")[0]
             with contextlib.suppress(FileNotFoundError):
                 age = now - folder.stat().st_mtime
-                open_ = expires.isdigit() and now < int(expires)
-                found.append(TempFile(folder, age, open_))
+                at = int(expires) if expires.isdigit() else 0
+                found.append(TempFile(folder, age, now < at, upload_expires=at))
         return sorted(found, key=lambda temp: temp.path)
 
     def ping(self) -> None:

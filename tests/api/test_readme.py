@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -14,9 +16,13 @@ from benchmarks.servers import running_server
 README = Path(__file__).parents[2] / "README.md"
 
 
-def walkthrough() -> str:
-    section = README.read_text().split("## Try it with curl", 1)[1]
+def shell_block(heading: str) -> str:
+    section = README.read_text().split(f"## {heading}", 1)[1]
     return section.split("```sh", 1)[1].split("```", 1)[0]
+
+
+def walkthrough() -> str:
+    return shell_block("Try it with curl")
 
 
 @pytest.fixture
@@ -42,3 +48,22 @@ def test_the_readme_walkthrough_works_verbatim(server: str, tmp_path: Path) -> N
     assert lines[-2:] == ["204", "204"]
     assert (tmp_path / "data" / "app.db").exists()
     assert not any((tmp_path / "uploads").rglob("*.txt"))
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the walk-through needs curl")
+def test_the_readmes_two_ways_up_work_verbatim(server: str, tmp_path: Path) -> None:
+    """The upload section, run after the walk-through's steps up to its project."""
+    setup = walkthrough().split("# Upload a file", 1)[0]
+    script = (setup + shell_block("Uploading files")).replace("http://127.0.0.1:8000", server)
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    through, direct = (json.loads(line) for line in result.stdout.splitlines()[-2:])
+    digest = hashlib.sha256((tmp_path / "big.bin").read_bytes()).hexdigest()
+    assert through["sha256"] == direct["sha256"] == digest
+    assert through["size"] == direct["size"] == 3_000_000

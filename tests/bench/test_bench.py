@@ -48,6 +48,11 @@ def test_bench_reports_every_operation_in_both_modes(tmp_path: Path) -> None:
     assert f"login p50 on memory+memory is {ratio:.2f}x one verification" in result.output
     (memory,) = report["memory"]
     assert memory["upload_mb_s"] > 0 and memory["download_mb_s"] > 0 and memory["copy_mb_s"] > 0
+    assert memory["upload_ratio"] == round(memory["upload_mb_s"] / memory["copy_mb_s"], 3)
+    # The same file sent again as a direct upload (ticket, signed part URLs, complete).
+    assert memory["direct_mb_s"] > 0 and memory["direct_ratio"] > 0
+    assert memory["upload_cpu_s"] >= 0 and memory["direct_cpu_s"] >= 0
+    assert "direct upload" in result.output and "direct CPU share" in result.output
     assert "login" in result.output and "x reference" in result.output
 
 

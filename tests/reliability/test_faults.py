@@ -240,9 +240,9 @@ def test_the_doctor_removes_only_stale_temp_files(settings: Settings, backends: 
     assert not any(root.rglob(f"{TEMP_PREFIX}*"))
 
 
-def test_hangar_doctor_cli_reports_then_fixes(settings: Settings, backends: Backends) -> None:
-    orphan = "0123456789abcdef/fedcba9876543210"
-    backends.file_storage.upload_file(orphan, b"left behind")
+def hangar_doctor(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    """`hangar doctor` over the test's sqlite database and local storage, its table wide
+    enough that no detail is wrapped."""
     env = server_env(
         {
             "APP_ENV": "test",
@@ -250,22 +250,52 @@ def test_hangar_doctor_cli_reports_then_fixes(settings: Settings, backends: Back
             "STORAGE_TYPE": "local",
             "SQLITE_PATH": settings.SQLITE_PATH,
             "LOCAL_STORAGE_PATH": settings.LOCAL_STORAGE_PATH,
+            "COLUMNS": 400,
         }
     )
+    command = [str(HANGAR), "doctor", *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        command = [str(HANGAR), "doctor", *args]
-        return subprocess.run(
-            command, env=env, capture_output=True, text=True, timeout=60, check=False
-        )
 
-    found = run()
+def test_hangar_doctor_cli_reports_then_fixes(settings: Settings, backends: Backends) -> None:
+    orphan = "0123456789abcdef/fedcba9876543210"
+    backends.file_storage.upload_file(orphan, b"left behind")
+    found = hangar_doctor(settings)
     assert found.returncode == 1, found.stderr
     assert "orphan_bytes" in found.stdout and "1 problem(s) remain" in found.stdout
-    fixed = run("--fix")
+    fixed = hangar_doctor(settings, "--fix")
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     assert "fixed" in fixed.stdout and "0 problem(s) remain" in fixed.stdout
     assert list(backends.file_storage.list_keys()) == []
+
+
+def test_hangar_doctor_fix_removes_the_parts_of_expired_direct_uploads_only(
+    settings: Settings, backends: Backends
+) -> None:
+    storage = backends.file_storage
+    now = int(time.time())
+    expired = storage.start_upload("p/expired", now - 60)
+    valid = storage.start_upload("p/valid", now + 3600)
+    for key, upload_id in (("p/expired", expired), ("p/valid", valid)):
+        storage.upload_part(key, upload_id, 1, as_stream(b"part one"))
+    folders = Path(settings.LOCAL_STORAGE_PATH) / ".uploads"
+    assert {folder.name for folder in folders.iterdir()} == {expired, valid}
+
+    found = hangar_doctor(settings)
+    assert found.returncode == 1, found.stderr
+    lines = found.stdout.splitlines()
+    [stale] = [line for line in lines if expired in line]
+    assert "stale_temp_file" in stale and "parts of a direct upload never completed" in stale
+    assert "its ticket expired 6" in stale  # 60 s ago, give or take the test's own seconds
+    [kept] = [line for line in lines if valid in line]
+    assert "its ticket expires in 3" in kept and "in progress?" in kept
+    assert "1 problem(s) remain" in found.stdout
+
+    fixed = hangar_doctor(settings, "--fix")
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert "0 problem(s) remain" in fixed.stdout
+    assert [folder.name for folder in folders.iterdir()] == [valid]
+    assert storage.list_parts("p/valid", valid) == {1: len(b"part one")}
 
 
 @pytest.fixture(params=["duckdb", "sqlite"])
