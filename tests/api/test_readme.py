@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,3 +69,50 @@ def test_the_readmes_two_ways_up_work_verbatim(server: str, tmp_path: Path) -> N
     digest = hashlib.sha256((tmp_path / "big.bin").read_bytes()).hexdigest()
     assert through["sha256"] == direct["sha256"] == digest
     assert through["size"] == direct["size"] == 3_000_000
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the walk-through needs curl")
+def test_the_readmes_password_reset_works_verbatim(tmp_path: Path) -> None:
+    """The reset section, after the walk-through's registration, with the token read from the
+    mail the console backend prints in the server's output, as a developer would."""
+    log = tmp_path / "server.log"
+    with running_server(tmp_path, log=log) as server:
+        setup = walkthrough().split("# Create a project", 1)[0]
+        block = shell_block("Forgotten passwords and administrators")
+        ask, confirm = block.split("read -r", 1)
+        script = (setup + ask).replace("http://127.0.0.1:8000", server.base_url)
+        run = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert run.returncode == 0, run.stderr
+        assert json.loads(run.stdout.splitlines()[-1])["detail"]
+        token = _mailed_token(log, "/reset-password?token=")
+        script = (setup.split("TOKEN=", 1)[0] + "read -r" + confirm).replace(
+            "http://127.0.0.1:8000", server.base_url
+        )
+        run = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            cwd=tmp_path,
+            input=token + "\n",
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[-2:] == ["204", "bearer"]
+
+
+def _mailed_token(log: Path, marker: str, timeout: float = 10.0) -> str:
+    """The token of the last link with `marker` in the server's output, once it is there (the
+    mail is sent after the response)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = re.findall(re.escape(marker) + r"([A-Za-z0-9_\-]+)", log.read_text())
+        if found:
+            return str(found[-1])
+        assert time.monotonic() < deadline, log.read_text()[-2000:]
+        time.sleep(0.05)
