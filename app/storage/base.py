@@ -98,6 +98,39 @@ class KeyTaken(HangarError):
         super().__init__(detail)
 
 
+class PartOutOfRange(HangarError):
+    """A part that does not fit the layout its upload was opened with."""
+
+    status_code = 400
+
+
+def part_offset(part_number: int, part_size: int | None) -> int:
+    """Where part `part_number` starts in the file: parts 1 to n follow one another, each
+    `part_size` bytes but the last; an upload opened without a part size has one part."""
+    if part_number < 1 or (part_size is None and part_number != 1):
+        raise PartOutOfRange(f"No part {part_number} in this upload")
+    return (part_number - 1) * (part_size or 0)
+
+
+def check_part_size(size: int, part_size: int | None) -> None:
+    """Refuse a part longer than the upload's part size: it would spill into the next one."""
+    if part_size is not None and size > part_size:
+        raise PartOutOfRange(f"A part of this upload holds at most {part_size} bytes")
+
+
+def joined_size(part_numbers: list[int], sizes: dict[int, int], part_size: int | None) -> int:
+    """The size of the file that parts `part_numbers` make: they must be parts 1 to n, all
+    stored, each but the last full; UploadNotFound else."""
+    complete = part_numbers == list(range(1, len(part_numbers) + 1)) and all(
+        number in sizes for number in part_numbers
+    )
+    if not part_numbers or not complete:
+        raise UploadNotFound("A part of this upload is missing")
+    if any(sizes[number] != part_size for number in part_numbers[:-1]):
+        raise UploadNotFound("A part of this upload is shorter than the part size")
+    return sum(sizes[number] for number in part_numbers)
+
+
 def check_expiry(expires_in: int) -> None:
     """Presigned links live between one second and seven days, as S3 allows."""
     if not 1 <= expires_in <= MAX_PRESIGN_SECONDS:
@@ -146,8 +179,10 @@ class FileStorage(ABC):
     # Direct uploads: the client sends the bytes of `key` in numbered parts (one, for a small
     # file), each by PUT to a URL signed for it; `complete_upload` makes the key appear whole.
     @abstractmethod
-    def start_upload(self, key: str, expires: int) -> str:
-        """Open a direct upload of `key` until the Unix time `expires`; its upload id."""
+    def start_upload(self, key: str, expires: int, part_size: int | None = None) -> str:
+        """Open a direct upload of `key` until the Unix time `expires`; its upload id. Its
+        parts hold `part_size` bytes each but the last (`part_offset`), so a storage can write
+        each in its place in the file; with no part size it has one part."""
 
     @abstractmethod
     def presign_part(
@@ -158,8 +193,9 @@ class FileStorage(ABC):
 
     @abstractmethod
     def upload_part(self, key: str, upload_id: str, part_number: int, content: Readable) -> int:
-        """Store one part (all or nothing, as `upload_file`); its size. UploadNotFound if the
-        upload is not open."""
+        """Store one part, durably before it returns; its size. UploadNotFound if the upload
+        is not open; PartOutOfRange, here or at completion, for a part that does not fit. A
+        part that fails half way is not stored (one sent before it may be gone too)."""
 
     @abstractmethod
     def list_parts(self, key: str, upload_id: str) -> dict[int, int]:
@@ -167,10 +203,11 @@ class FileStorage(ABC):
         is not open."""
 
     @abstractmethod
-    def complete_upload(self, key: str, upload_id: str, part_numbers: list[int]) -> None:
-        """Join these parts, in order, into `key` and close the upload, at once: one caller
-        of many completes it, the others get UploadNotFound (or KeyTaken when `key` already
-        holds bytes, which are never replaced)."""
+    def complete_upload(self, key: str, upload_id: str, part_numbers: list[int]) -> str | None:
+        """Join these parts (1 to n), in order, into `key` and close the upload, at once: one
+        caller of many completes it, the others get UploadNotFound (or KeyTaken when `key`
+        already holds bytes, which are never replaced). The sha256 of the bytes now under
+        `key` when the storage knows it without the caller reading them back, else None."""
 
     @abstractmethod
     def abort_upload(self, key: str, upload_id: str) -> None:

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
+import hashlib
 import io
+import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -24,12 +29,17 @@ from app.storage.base import (
     TempFile,
     UploadNotFound,
     as_stream,
+    check_part_size,
+    joined_size,
     key_segments,
+    part_offset,
 )
 from app.storage.processes import current_tag, is_running
 from app.storage.signing import UrlSigner, url_signer
 
 if TYPE_CHECKING:
+    from hashlib import _Hash
+
     from app.core.config import Settings
 
 LOCATION_SETTING = "LOCAL_STORAGE_PATH"
@@ -43,8 +53,21 @@ NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 TEMP_PREFIX = ".tmp-"
 """Then the writer's tag (`app.storage.processes`), a dot and random characters."""
 UPLOADS = ".uploads"
-"""The folder of open direct uploads: one folder each, `<expiry>-<id>`, holding a `key` file
-and one file per part, named by its number. A dot name, so never a key."""
+"""The folder of open direct uploads: one folder each, `<expiry>-<id>`, holding `UPLOAD_INFO`,
+`UPLOAD_DATA` and a marker per part sent, named by its number. A dot name, so never a key."""
+UPLOAD_INFO = "upload.json"
+"""An open upload's key and part size."""
+UPLOAD_DATA = "data"
+"""The file an upload makes: each part is written in its place, and completion links it into
+its key, so its bytes are written once."""
+
+
+@dataclass(frozen=True)
+class _Upload:
+    """An open direct upload: its folder (`UPLOADS`) and part size."""
+
+    folder: Path
+    part_size: int | None
 
 
 class LocalStorage(FileStorage):
@@ -52,6 +75,7 @@ class LocalStorage(FileStorage):
         self.root = root.resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self._signer = signer
+        self._hashes = _RunningHashes()
 
     def _path(self, key: str) -> Path:
         """Map a key to a path inside the root, refusing anything that could leave it."""
@@ -77,35 +101,47 @@ class LocalStorage(FileStorage):
         if `fill` fails."""
         fd, temp_name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{current_tag()}.", dir=folder)
         try:
-            with os.fdopen(fd, "wb") as out:
+            with self._full_disk(), os.fdopen(fd, "wb") as out:
                 size = fill(out)
                 out.flush()
                 os.fsync(out.fileno())
-        except BaseException as error:
+        except BaseException:
             Path(temp_name).unlink(missing_ok=True)
-            if isinstance(error, OSError) and error.errno in NO_ROOM:
-                raise StorageFull(f"The file storage is full ({self.root}): {error}") from error
             raise
         return Path(temp_name), size
 
-    def _upload_folder(self, key: str, upload_id: str) -> Path:
-        """The folder of an open upload of `key`; UploadNotFound if there is none."""
+    @contextlib.contextmanager
+    def _full_disk(self) -> Iterator[None]:
+        """A write that does not fit as StorageFull."""
+        try:
+            yield
+        except OSError as error:
+            if error.errno in NO_ROOM:
+                raise StorageFull(f"The file storage is full ({self.root}): {error}") from error
+            raise
+
+    def _open_upload(self, key: str, upload_id: str) -> _Upload:
+        """The open upload of `key`; UploadNotFound if there is none."""
         self._path(key)
         key_segments(upload_id)
         folder = self.root / UPLOADS / upload_id
         try:
-            if (folder / "key").read_text() == key:
-                return folder
+            info = json.loads((folder / UPLOAD_INFO).read_bytes())
         except FileNotFoundError:
-            pass
-        raise UploadNotFound()
+            raise UploadNotFound() from None
+        if info["key"] != key:
+            raise UploadNotFound()
+        return _Upload(folder, info["part_size"])
 
-    def start_upload(self, key: str, expires: int) -> str:
+    def start_upload(self, key: str, expires: int, part_size: int | None = None) -> str:
         self._path(key)
+        self._hashes.forget_expired()
         upload_id = f"{expires}-{new_id()}"
         folder = self.root / UPLOADS / upload_id
         folder.mkdir(parents=True)
-        self._write(folder / "key", io.BytesIO(key.encode()))
+        os.close(os.open(folder / UPLOAD_DATA, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        info = json.dumps({"key": key, "part_size": part_size}).encode()
+        self._write(folder / UPLOAD_INFO, io.BytesIO(info))  # its folder fsync covers the data
         return upload_id
 
     def presign_part(
@@ -115,49 +151,74 @@ class LocalStorage(FileStorage):
         return self._signer.sign_part(key, upload_id, part_number, size, expires_in)
 
     def upload_part(self, key: str, upload_id: str, part_number: int, content: Readable) -> int:
-        folder = self._upload_folder(key, upload_id)
-        try:
-            return self._write(folder / str(part_number), content)
-        except FileNotFoundError:  # aborted or completed meanwhile
-            raise UploadNotFound() from None
+        """Written in its place in the upload's file and fsynced, then marked stored: a part
+        sent again, or failing, is unmarked first, so a marker always stands for the bytes in
+        place. Hashed on the way when the parts before it were, in this process."""
+        upload = self._open_upload(key, upload_id)
+        offset = part_offset(part_number, upload.part_size)
+        with (
+            self._full_disk(),
+            _locked_data(upload.folder, exclusive=False) as data,
+            _Marker(upload.folder / str(part_number)) as marker,
+        ):
+            marker.clear()
+            hashing = self._hashes.resume(upload_id, part_number)
+            size = 0
+            while chunk := content.read(CHUNK_SIZE):
+                check_part_size(size + len(chunk), upload.part_size)
+                _write_at(data, chunk, offset + size)
+                size += len(chunk)
+                if hashing is not None:
+                    hashing.digest.update(chunk)
+            os.fsync(data)
+            token = marker.mark(size)
+            if hashing is not None:
+                self._hashes.extend(upload_id, hashing, token)
+        return size
 
     def list_parts(self, key: str, upload_id: str) -> dict[int, int]:
-        folder = self._upload_folder(key, upload_id)
-        parts = {}
-        for part in folder.iterdir():
-            if part.name.isdigit():
-                with contextlib.suppress(FileNotFoundError):
-                    parts[int(part.name)] = part.stat().st_size
-        return parts
+        upload = self._open_upload(key, upload_id)
+        return {number: size for number, (size, _) in _marked_parts(upload.folder).items()}
 
-    def complete_upload(self, key: str, upload_id: str, part_numbers: list[int]) -> None:
-        """One part is linked into place as it is; more are joined in a temp file first. A
-        hard link, unlike a rename, fails on a key that holds bytes: of two completions, one
-        links, the other gets KeyTaken."""
-        folder = self._upload_folder(key, upload_id)
+    def complete_upload(self, key: str, upload_id: str, part_numbers: list[int]) -> str:
+        """The parts are in place already: the upload's file is linked into the key. A hard
+        link, unlike a rename, fails on a key that holds bytes: of two completions, one
+        links, the other gets KeyTaken. Its sha256 is the one taken as the first parts came
+        in, and read back from the file for those after them."""
+        upload = self._open_upload(key, upload_id)
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        parts = [folder / str(number) for number in part_numbers]
-        if not all(part.is_file() for part in parts):
-            raise UploadNotFound("A part of this upload is missing")
-        joined = None
-        if len(parts) != 1:
-            joined, _ = self._write_temp(path.parent, lambda out: _join(parts, out))
-        try:
-            os.link(joined or parts[0], path)
-        except FileExistsError:
-            raise KeyTaken() from None
-        except FileNotFoundError:
-            raise UploadNotFound() from None
-        finally:
-            if joined is not None:
-                joined.unlink(missing_ok=True)
-        _fsync_dir(path.parent)
-        shutil.rmtree(folder, ignore_errors=True)
+        with _locked_data(upload.folder, exclusive=True) as data:
+            marked = _marked_parts(upload.folder)
+            size = joined_size(
+                part_numbers, {n: part[0] for n, part in marked.items()}, upload.part_size
+            )
+            if path.exists():
+                raise KeyTaken()
+            if os.fstat(data).st_size > size:  # a part past the last was sent
+                os.ftruncate(data, size)
+                os.fsync(data)
+            parts = [marked[number] for number in part_numbers]
+            digest, hashed = self._hashes.taken(upload_id, [token for _, token in parts])
+            start = sum(part_size for part_size, _ in parts[:hashed])
+            for chunk in _read_range(data, start, size):
+                digest.update(chunk)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(upload.folder / UPLOAD_DATA, path)
+            except FileExistsError:
+                raise KeyTaken() from None
+            _fsync_dir(path.parent)
+            shutil.rmtree(upload.folder, ignore_errors=True)
+        self._hashes.forget(upload_id)
+        return digest.hexdigest()
 
     def abort_upload(self, key: str, upload_id: str) -> None:
+        """Waits for parts being written, which then find the upload gone."""
         with contextlib.suppress(UploadNotFound):
-            shutil.rmtree(self._upload_folder(key, upload_id), ignore_errors=True)
+            upload = self._open_upload(key, upload_id)
+            with _locked_data(upload.folder, exclusive=True):
+                shutil.rmtree(upload.folder, ignore_errors=True)
+        self._hashes.forget(upload_id)
 
     def download_file(self, key: str) -> Iterator[bytes]:
         path = self._path(key)
@@ -236,12 +297,168 @@ def _copy(stream: Readable, out: BinaryIO) -> int:
     return size
 
 
-def _join(parts: list[Path], out: BinaryIO) -> int:
-    size = 0
-    for part in parts:
-        with part.open("rb") as source:
-            size += _copy(source, out)
-    return size
+@dataclass
+class _Hashed:
+    """The sha256 of an upload's first parts, as this process wrote them one after another,
+    and the marker token of each (`_Marker`): a part sent again since, here or in another
+    process, has another token."""
+
+    digest: _Hash
+    tokens: list[str]
+
+
+@dataclass(frozen=True)
+class _Hashing:
+    """The hash of part `part_number` being written: `digest` goes on from `after`, the hash
+    of the parts before it (None for part 1)."""
+
+    part_number: int
+    after: _Hashed | None
+    digest: _Hash
+
+
+class _RunningHashes:
+    """The sha256 of each open upload's first parts, taken as they were written, so that the
+    common case, parts sent one after another to one process, never reads the file back."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._hashed: dict[str, _Hashed] = {}
+
+    def resume(self, upload_id: str, part_number: int) -> _Hashing | None:
+        """How to hash part `part_number`: anew for part 1, else on from the hash of the parts
+        before it; None when those were not all hashed here."""
+        if part_number == 1:
+            return _Hashing(1, None, hashlib.sha256())
+        with self._lock:
+            hashed = self._hashed.get(upload_id)
+            if hashed is None or len(hashed.tokens) != part_number - 1:
+                return None
+            return _Hashing(part_number, hashed, hashed.digest.copy())
+
+    def extend(self, upload_id: str, hashing: _Hashing, token: str) -> None:
+        """Keep the hash of a part written whole, unless the parts before it changed or were
+        hashed on meanwhile: then they no longer follow one another here."""
+        with self._lock:
+            after, parts_before = hashing.after, hashing.part_number - 1
+            if after is None:
+                self._hashed[upload_id] = _Hashed(hashing.digest, [token])
+            elif self._hashed.get(upload_id) is after and len(after.tokens) == parts_before:
+                after.digest = hashing.digest
+                after.tokens.append(token)
+
+    def taken(self, upload_id: str, tokens: list[str]) -> tuple[_Hash, int]:
+        """The hash of the longest run of first parts hashed here that still hold the bytes
+        hashed, and how many parts that is (none: a new hash)."""
+        with self._lock:
+            hashed = self._hashed.get(upload_id)
+            if hashed is None or hashed.tokens != tokens[: len(hashed.tokens)]:
+                return hashlib.sha256(), 0
+            return hashed.digest.copy(), len(hashed.tokens)
+
+    def forget(self, upload_id: str) -> None:
+        with self._lock:
+            self._hashed.pop(upload_id, None)
+
+    def forget_expired(self) -> None:
+        """Drop the hashes of uploads whose ticket expired (completed in another process,
+        say): an upload id starts with its expiry."""
+        now = time.time()
+        with self._lock:
+            for upload_id in list(self._hashed):
+                if int(upload_id.partition("-")[0]) < now:
+                    del self._hashed[upload_id]
+
+
+class _Marker:
+    """The marker of a part: `{"size", "token"}` once its bytes are in place and fsynced,
+    empty while they are written. Locked while open, so two writers of one part take turns
+    and the marker stands for the last one's bytes; a fresh token per write tells a hash
+    taken of a part's bytes from bytes sent again since."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._created = False
+        self._fd = -1
+
+    def __enter__(self) -> _Marker:
+        try:
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+            self._created = True
+        except FileExistsError:
+            self._fd = os.open(self._path, os.O_RDWR)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(self._fd)
+            raise
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        os.close(self._fd)
+
+    def clear(self) -> None:
+        """Unmark the part before its bytes are overwritten, durably."""
+        if os.fstat(self._fd).st_size:
+            os.ftruncate(self._fd, 0)
+            os.fsync(self._fd)
+
+    def mark(self, size: int) -> str:
+        """Mark the part stored, durably; its new token."""
+        token = new_id()
+        _write_at(self._fd, json.dumps({"size": size, "token": token}).encode(), 0)
+        os.fsync(self._fd)
+        if self._created:
+            _fsync_dir(self._path.parent)
+        return token
+
+
+def _marked_parts(folder: Path) -> dict[int, tuple[int, str]]:
+    """The size and token of each part marked stored, by number; a marker being written, or
+    cut short by a crash, is no part."""
+    parts = {}
+    for marker in folder.iterdir():
+        if marker.name.isdigit():
+            with contextlib.suppress(FileNotFoundError, ValueError):
+                mark = json.loads(marker.read_bytes())
+                parts[int(marker.name)] = (mark["size"], mark["token"])
+    return parts
+
+
+@contextlib.contextmanager
+def _locked_data(folder: Path, *, exclusive: bool) -> Iterator[int]:
+    """The open upload's file, locked: shared by part writers, exclusive to complete or
+    abort it. UploadNotFound when it was completed or aborted before the lock was had, so
+    no part is written into a file once it is a key."""
+    path = folder / UPLOAD_DATA
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        raise UploadNotFound() from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            still_open = path.stat().st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            still_open = False
+        if not still_open:
+            raise UploadNotFound()
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _write_at(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view, offset = view[written:], offset + written
+
+
+def _read_range(fd: int, start: int, end: int) -> Iterator[bytes]:
+    while start < end and (chunk := os.pread(fd, min(CHUNK_SIZE, end - start), start)):
+        yield chunk
+        start += len(chunk)
 
 
 def _read_chunks(handle: BinaryIO) -> Iterator[bytes]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from app.errors import BlobNotFound
@@ -16,7 +18,10 @@ from app.storage.base import (
     Readable,
     UploadNotFound,
     as_stream,
+    check_part_size,
+    joined_size,
     key_segments,
+    part_offset,
 )
 from app.storage.signing import UrlSigner, url_signer
 
@@ -27,12 +32,19 @@ LOCATION_SETTING = None
 ONE_PROCESS = True
 
 
+@dataclass
+class _Upload:
+    key: str
+    part_size: int | None
+    parts: dict[int, bytes] = field(default_factory=dict)
+
+
 class MemoryStorage(FileStorage):
     def __init__(self, signer: UrlSigner) -> None:
         self._blobs: dict[str, bytes] = {}
         self._databases: set[str] = set()
-        self._uploads: dict[str, tuple[str, dict[int, bytes]]] = {}
-        """Open direct uploads: their key and parts."""
+        self._uploads: dict[str, _Upload] = {}
+        """Open direct uploads, by id."""
         self._lock = threading.Lock()
         self._signer = signer
 
@@ -43,12 +55,12 @@ class MemoryStorage(FileStorage):
             self._blobs[key] = data
         return len(data)
 
-    def start_upload(self, key: str, expires: int) -> str:
+    def start_upload(self, key: str, expires: int, part_size: int | None = None) -> str:
         """Open until completed or aborted: nothing outlives the process anyway."""
         key_segments(key)
         upload_id = new_id()
         with self._lock:
-            self._uploads[upload_id] = (key, {})
+            self._uploads[upload_id] = _Upload(key, part_size)
         return upload_id
 
     def presign_part(
@@ -57,39 +69,46 @@ class MemoryStorage(FileStorage):
         key_segments(key)
         return self._signer.sign_part(key, upload_id, part_number, size, expires_in)
 
-    def _parts(self, key: str, upload_id: str) -> dict[int, bytes]:
+    def _upload(self, key: str, upload_id: str) -> _Upload:
         key_segments(key)
         upload = self._uploads.get(upload_id)
-        if upload is None or upload[0] != key:
+        if upload is None or upload.key != key:
             raise UploadNotFound()
-        return upload[1]
+        return upload
 
     def upload_part(self, key: str, upload_id: str, part_number: int, content: Readable) -> int:
+        """As local storage does, a part sent again is unmarked until it is whole."""
         with self._lock:
-            self._parts(key, upload_id)
+            upload = self._upload(key, upload_id)
+            part_offset(part_number, upload.part_size)
+            upload.parts.pop(part_number, None)
         data = _read_all(content)
+        check_part_size(len(data), upload.part_size)
         with self._lock:
-            self._parts(key, upload_id)[part_number] = data
+            self._upload(key, upload_id).parts[part_number] = data
         return len(data)
 
     def list_parts(self, key: str, upload_id: str) -> dict[int, int]:
         with self._lock:
-            return {number: len(data) for number, data in self._parts(key, upload_id).items()}
+            parts = self._upload(key, upload_id).parts
+            return {number: len(data) for number, data in parts.items()}
 
-    def complete_upload(self, key: str, upload_id: str, part_numbers: list[int]) -> None:
+    def complete_upload(self, key: str, upload_id: str, part_numbers: list[int]) -> str:
         with self._lock:
-            parts = self._parts(key, upload_id)
+            upload = self._upload(key, upload_id)
             if key in self._blobs:
                 raise KeyTaken()
-            if not set(part_numbers) <= parts.keys():
-                raise UploadNotFound("A part of this upload is missing")
-            self._blobs[key] = b"".join(parts[number] for number in part_numbers)
+            sizes = {number: len(data) for number, data in upload.parts.items()}
+            joined_size(part_numbers, sizes, upload.part_size)
+            data = b"".join(upload.parts[number] for number in part_numbers)
+            self._blobs[key] = data
             del self._uploads[upload_id]
+        return hashlib.sha256(data).hexdigest()
 
     def abort_upload(self, key: str, upload_id: str) -> None:
         key_segments(key)
         with self._lock:
-            if upload_id in self._uploads and self._uploads[upload_id][0] == key:
+            if upload_id in self._uploads and self._uploads[upload_id].key == key:
                 del self._uploads[upload_id]
 
     def download_file(self, key: str) -> Iterator[bytes]:

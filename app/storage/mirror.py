@@ -45,9 +45,9 @@ class MirroredStorage(Mirrored[FileStorage], FileStorage):
     def download_file(self, key: str) -> Iterator[bytes]:
         return self.primary.download_file(key)
 
-    def start_upload(self, key: str, expires: int) -> str:
+    def start_upload(self, key: str, expires: int, part_size: int | None = None) -> str:
         """Direct uploads go to the primary; the mirror gets the bytes once complete."""
-        return self.primary.start_upload(key, expires)
+        return self.primary.start_upload(key, expires, part_size)
 
     def presign_part(
         self, key: str, upload_id: str, part_number: int, size: int, expires_in: int
@@ -60,13 +60,14 @@ class MirroredStorage(Mirrored[FileStorage], FileStorage):
     def list_parts(self, key: str, upload_id: str) -> dict[int, int]:
         return self.primary.list_parts(key, upload_id)
 
-    def complete_upload(self, key: str, upload_id: str, part_numbers: list[int]) -> None:
-        self.primary.complete_upload(key, upload_id, part_numbers)
+    def complete_upload(self, key: str, upload_id: str, part_numbers: list[int]) -> str | None:
+        sha256 = self.primary.complete_upload(key, upload_id, part_numbers)
         self._mirror(
             "upload",
             key,
             lambda storage: storage.upload_file(key, ChunkReader(self.primary.download_file(key))),
         )
+        return sha256
 
     def abort_upload(self, key: str, upload_id: str) -> None:
         self.primary.abort_upload(key, upload_id)

@@ -157,9 +157,10 @@ class S3Storage(FileStorage):
             "get_object", Params=params, ExpiresIn=expires_in, HttpMethod="GET"
         )
 
-    def start_upload(self, key: str, expires: int) -> str:
-        """An S3 multipart upload; abandoned ones are removed by the bucket's lifecycle rule
-        (`set_upload_lifecycle`), since S3 has no expiry of its own for them."""
+    def start_upload(self, key: str, expires: int, part_size: int | None = None) -> str:
+        """An S3 multipart upload (S3 places the parts itself); abandoned ones are removed by
+        the bucket's lifecycle rule (`set_upload_lifecycle`), since S3 has no expiry of its
+        own for them."""
         key_segments(key)
         return self.client.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"]
 

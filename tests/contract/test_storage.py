@@ -12,11 +12,11 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from app.backends import Backends, open_repositories
+from app.backends import Backends, open_repositories, open_storage, storage_module
 from app.errors import BlobNotFound, StorageKeyRejected
 from app.main import create_app
 from app.storage.base import MAX_PRESIGN_SECONDS, FileStorage, KeyTaken, UploadNotFound
-from tests.conftest import TEST_BASE_URL, SettingsFactory
+from tests.conftest import STORAGES, TEST_BASE_URL, SettingsFactory
 
 
 class FailingStream(io.RawIOBase):
@@ -35,6 +35,17 @@ class FailingStream(io.RawIOBase):
 
 def read_all(storage: FileStorage, key: str) -> bytes:
     return b"".join(storage.download_file(key))
+
+
+@pytest.fixture(params=STORAGES)
+def two_workers(
+    request: pytest.FixtureRequest, make_settings: SettingsFactory
+) -> tuple[FileStorage, FileStorage]:
+    """One storage as two worker processes open it; one that lives in one process (memory)
+    is both."""
+    settings = make_settings(storage=request.param)
+    first = open_storage(settings)
+    return first, first if storage_module(request.param).ONE_PROCESS else open_storage(settings)
 
 
 def test_bytes_and_streams_round_trip(storage: FileStorage) -> None:
@@ -156,7 +167,7 @@ PART = 5 * 1024 * 1024
 
 
 def test_a_direct_upload_joins_its_parts_in_order_into_the_key(storage: FileStorage) -> None:
-    upload_id = storage.start_upload("p/big", int(time.time()) + 60)
+    upload_id = storage.start_upload("p/big", int(time.time()) + 60, PART)
     first, second = os.urandom(PART), os.urandom(1000)
     assert storage.upload_part("p/big", upload_id, 2, io.BytesIO(second)) == 1000
     storage.upload_part("p/big", upload_id, 1, io.BytesIO(b"wrong"))
@@ -166,6 +177,49 @@ def test_a_direct_upload_joins_its_parts_in_order_into_the_key(storage: FileStor
     storage.complete_upload("p/big", upload_id, [1, 2])
     assert read_all(storage, "p/big") == first + second
     assert list(storage.list_keys()) == ["p/big"]
+
+
+@pytest.mark.parametrize("order", [[1, 2, 3], [2, 1, 3], [3, 2, 1]], ids=str)
+def test_parts_in_any_order_complete_with_the_sha256_of_the_stored_bytes(
+    storage: FileStorage, order: list[int]
+) -> None:
+    parts = [os.urandom(PART), os.urandom(PART), os.urandom(10)]
+    upload_id = storage.start_upload("p/big", int(time.time()) + 60, PART)
+    for number in order:
+        storage.upload_part("p/big", upload_id, number, io.BytesIO(parts[number - 1]))
+    sha256 = storage.complete_upload("p/big", upload_id, [1, 2, 3])
+    data = b"".join(parts)
+    assert read_all(storage, "p/big") == data
+    assert sha256 in (None, hashlib.sha256(data).hexdigest())  # None: the caller reads it back
+
+
+def test_a_part_sent_again_to_another_worker_is_what_completes(
+    two_workers: tuple[FileStorage, FileStorage],
+) -> None:
+    storage, other_worker = two_workers
+    first, wrong, second, last = (os.urandom(size) for size in (PART, PART, PART, 10))
+    upload_id = storage.start_upload("p/big", int(time.time()) + 60, PART)
+    for number, part in ((1, first), (2, wrong), (3, last)):
+        storage.upload_part("p/big", upload_id, number, io.BytesIO(part))
+    other_worker.upload_part("p/big", upload_id, 2, io.BytesIO(second))
+    sha256 = storage.complete_upload("p/big", upload_id, [1, 2, 3])
+    data = first + second + last
+    assert read_all(storage, "p/big") == data
+    assert sha256 in (None, hashlib.sha256(data).hexdigest())
+
+
+def test_a_part_that_fails_half_way_is_not_stored_and_can_be_sent_again(
+    storage: FileStorage,
+) -> None:
+    upload_id = storage.start_upload("p/a", int(time.time()) + 60, PART)
+    with pytest.raises(ConnectionResetError):
+        storage.upload_part("p/a", upload_id, 1, FailingStream(good=2 * 1024 * 1024))  # type: ignore[arg-type]
+    assert storage.list_parts("p/a", upload_id) == {}
+    data = os.urandom(1000)
+    storage.upload_part("p/a", upload_id, 1, io.BytesIO(data))
+    sha256 = storage.complete_upload("p/a", upload_id, [1])
+    assert read_all(storage, "p/a") == data
+    assert sha256 in (None, hashlib.sha256(data).hexdigest())
 
 
 def test_an_upload_completes_once_and_never_over_bytes(storage: FileStorage) -> None:

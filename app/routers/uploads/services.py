@@ -120,16 +120,17 @@ def start_upload(
     file_id = new_id()
     expires = int(time.time()) + expires_in
     key = f"{project_id}/{file_id}"
+    part_size = part_size_for(size, part_bytes)
     ticket = Ticket(
         project_id=project_id,
         owner_id=owner.id,
         file_id=file_id,
-        storage_upload_id=storage.start_upload(key, expires),
+        storage_upload_id=storage.start_upload(key, expires, part_size),
         filename=clean_filename(filename),
         content_type=clean_content_type(content_type),
         size=size,
         sha256=sha256,
-        part_size=part_size_for(size, part_bytes),
+        part_size=part_size,
         expires=expires,
     )
     parts = [
@@ -170,8 +171,9 @@ def complete_upload(
     storage: FileStorage,
 ) -> FileRecord:
     """Check the parts against the ticket, join them into the key (once: a second completion
-    is a 409), hash what was stored, and only then record it; the record is added on the
-    condition of the project still being the owner's, as a through-API upload is."""
+    is a 409), take the sha256 of what was stored (from the storage, or read back), and only
+    then record it; the record is added on the condition of the project still being the
+    owner's, as a through-API upload is."""
     ticket = _owned_ticket(
         project_id, upload_id, owner=owner, tickets=tickets, project_repo=project_repo
     )
@@ -189,14 +191,15 @@ def complete_upload(
             f"{ticket.size} ({_sizes(expected)}); send the missing or wrong parts again"
         )
     try:
-        storage.complete_upload(key, ticket.storage_upload_id, sorted(expected))
+        sha256 = storage.complete_upload(key, ticket.storage_upload_id, sorted(expected))
     except UploadNotFound:  # a concurrent completion took it
         raise (KeyTaken() if storage.exists(key) else UploadNotFound()) from None
     try:
-        digest = hashlib.sha256()
-        for chunk in storage.download_file(key):
-            digest.update(chunk)
-        sha256 = digest.hexdigest()
+        if sha256 is None:
+            digest = hashlib.sha256()
+            for chunk in storage.download_file(key):
+                digest.update(chunk)
+            sha256 = digest.hexdigest()
         if ticket.sha256 is not None and sha256 != ticket.sha256:
             raise UploadMismatch(f"The file's sha256 is {sha256}, not the declared one")
     except BaseException:
