@@ -354,14 +354,15 @@ def _owner_rows(
 
 
 def _files_of(engine: sql.SqlDatabase, projects: list[Project], most: int) -> list[FileRecord]:
-    """At most `most` + 1 of these projects' files (more than that is too many to hold)."""
+    """At most `most` + 1 of these projects' files (more than that is too many to hold), all
+    of one owner: the owner's column narrows the scan before the list of projects is tried."""
     if not projects:
         return []
     files = sql.SqlFileRepository.table
     marks = ", ".join("?" for _ in projects)
-    statement = f"{files.select} WHERE project_id IN ({marks}) LIMIT ?"
-    rows = engine.execute(statement, [*(project.id for project in projects), most + 1])
-    return files.to_models(rows, engine)
+    statement = f"{files.select} WHERE owner_id = ? AND project_id IN ({marks}) LIMIT ?"
+    params = [projects[0].owner_id, *(project.id for project in projects), most + 1]
+    return files.to_models(engine.execute(statement, params), engine)
 
 
 class _Cached:
