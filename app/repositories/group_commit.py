@@ -29,9 +29,8 @@ class _Request:
     stored: bool = False
     error: BaseException | None = None
     done: bool = False
-    lead: bool = False
-    """Set, with `woken`, when the thread that asked is to store the next group."""
     woken: threading.Event = field(default_factory=threading.Event)
+    """Set once the row is stored, or when the thread that asked is to store the next group."""
 
 
 class GroupCommit:
@@ -51,9 +50,9 @@ class GroupCommit:
         request = _Request(row, then)
         with self._lock:
             self._queues.setdefault(insert, []).append(request)
-            request.lead = insert not in self._storing
+            lead = insert not in self._storing
             self._storing.add(insert)
-        if not request.lead:
+        if not lead:
             request.woken.wait()
         if not request.done:
             self._lead(insert, request)
@@ -78,7 +77,6 @@ class GroupCommit:
                 queue = self._queues[insert]
                 if queue:
                     successor = queue[0]
-                    successor.lead = True
                 else:
                     self._storing.discard(insert)
             if successor is not None:

@@ -304,9 +304,9 @@ class Table(Generic[Stored]):
         """Each distinct row of `db` is validated once: models are frozen, so equal rows can
         share one, and the rows a server reads are mostly the ones it read a moment ago, so a
         page is mostly lookups. New rows are validated in one call. The cache starts over
-        when a result would overfill it, and a result larger than it (a whole table, read
-        once) is not kept. Other threads share the cache and may clear it at any moment, so
-        the result comes from what this call found and validated, never a second lookup."""
+        when a result would overfill it, and a result larger than it is not kept. Other
+        threads share the cache and may clear it at any moment, so the result comes from what
+        this call found and validated, never a second lookup."""
         if len(rows) > KNOWN_ROWS_PER_TABLE:
             return self._validate(rows)
         known: dict[Row, Stored] | None = db.known_rows.get(self.name)
@@ -335,10 +335,6 @@ class Table(Generic[Stored]):
         return self._many.validate_python(
             [dict(zip(self.columns, row, strict=True)) for row in rows]
         )
-
-    def read_all(self, db: SqlDatabase) -> list[Stored]:
-        """Every row of the table, as models (to fill a cache)."""
-        return self.to_models(db.execute(self.select), db)
 
 
 class _SqlRepository(Generic[Stored]):

@@ -27,6 +27,21 @@ def walkthrough() -> str:
     return shell_block("Try it with curl")
 
 
+def run_verbatim(
+    script: str, server: str, cwd: Path, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """A README shell block run as a reader's bash would, against `server` instead of
+    `make run`'s address; failing on its first failed command."""
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script.replace("http://127.0.0.1:8000", server)],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     """`hangar serve` with nothing configured, in an empty folder: the embedded default."""
@@ -36,14 +51,7 @@ def server(tmp_path: Path) -> Iterator[str]:
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the walk-through needs curl")
 def test_the_readme_walkthrough_works_verbatim(server: str, tmp_path: Path) -> None:
-    script = walkthrough().replace("http://127.0.0.1:8000", server)
-    result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_verbatim(walkthrough(), server, tmp_path)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines.count("Hello, Hangar!") == 2, result.stdout
@@ -56,14 +64,7 @@ def test_the_readme_walkthrough_works_verbatim(server: str, tmp_path: Path) -> N
 def test_the_readmes_two_ways_up_work_verbatim(server: str, tmp_path: Path) -> None:
     """The upload section, run after the walk-through's steps up to its project."""
     setup = walkthrough().split("# Upload a file", 1)[0]
-    script = (setup + shell_block("Uploading files")).replace("http://127.0.0.1:8000", server)
-    result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_verbatim(setup + shell_block("Uploading files"), server, tmp_path)
     assert result.returncode == 0, result.stderr
     through, direct = (json.loads(line) for line in result.stdout.splitlines()[-2:])
     digest = hashlib.sha256((tmp_path / "big.bin").read_bytes()).hexdigest()
@@ -80,28 +81,12 @@ def test_the_readmes_password_reset_works_verbatim(tmp_path: Path) -> None:
         setup = walkthrough().split("# Create a project", 1)[0]
         block = shell_block("Forgotten passwords and administrators")
         ask, confirm = block.split("read -r", 1)
-        script = (setup + ask).replace("http://127.0.0.1:8000", server.base_url)
-        run = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", script],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        run = run_verbatim(setup + ask, server.base_url, tmp_path)
         assert run.returncode == 0, run.stderr
         assert json.loads(run.stdout.splitlines()[-1])["detail"]
         token = _mailed_token(log, "/reset-password?token=")
-        script = (setup.split("TOKEN=", 1)[0] + "read -r" + confirm).replace(
-            "http://127.0.0.1:8000", server.base_url
-        )
-        run = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", script],
-            cwd=tmp_path,
-            input=token + "\n",
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        script = setup.split("TOKEN=", 1)[0] + "read -r" + confirm
+        run = run_verbatim(script, server.base_url, tmp_path, stdin=token + "\n")
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines()[-2:] == ["204", "bearer"]
 
