@@ -27,7 +27,7 @@ from app.repositories.base import (
     SessionRepository,
     UserRepository,
 )
-from app.repositories.sql import WouldBlock, inline_call
+from app.repositories.inline import WaitsOnLoop, WouldBlock, inline_call, run_inline
 from app.routers.auth.services import authorize
 from app.storage.base import FileStorage
 
@@ -40,20 +40,27 @@ async def call(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R
     """Run a service call inline when every backend it is handed (or whose method it is) is
     embedded, whose statements take well under a millisecond, less than a thread hop; in the
     threadpool when one crosses the network, so that the event loop never waits on it. An
-    inline call that meets a lock, or an insert that joins a group commit, before writing
-    anything (`WouldBlock`) runs again in the threadpool, where it may wait."""
+    inline call that joins a group commit before writing anything (`WaitsOnLoop`) runs again
+    where it can wait on the loop (`run_inline`); one that meets a lock (`WouldBlock`) runs
+    again in the threadpool, where it may wait."""
     parts = (getattr(function, "__self__", None), *args, *kwargs.values())
     if any(getattr(part, "network_bound", False) is True for part in parts):
         return await run_in_threadpool(function, *args, **kwargs)
-    inline_call.active = True
-    inline_call.wrote = False
     try:
-        return function(*args, **kwargs)
+        if function not in _WAITED_ON_LOOP:
+            try:
+                with inline_call.direct():
+                    return function(*args, **kwargs)
+            except WaitsOnLoop:
+                _WAITED_ON_LOOP.add(function)
+        return await run_inline(function, *args, **kwargs)
     except WouldBlock:
-        pass
-    finally:
-        inline_call.active = False
-    return await run_in_threadpool(function, *args, **kwargs)
+        return await run_in_threadpool(function, *args, **kwargs)
+
+
+_WAITED_ON_LOOP: set[Callable[..., object]] = set()
+"""Service calls that joined a group commit once (creates, on DuckDB): they start where they
+can wait, rather than run until the insert and then again."""
 
 
 # `async def`, like every dependency here: FastAPI runs a plain `def` dependency in the

@@ -17,13 +17,13 @@ from app.errors import BackendUnavailable, DatabaseWriteFailed
 from app.repositories.base import Repositories
 from app.repositories.cached import CachedDatabase
 from app.repositories.group_commit import GroupCommit
+from app.repositories.inline import WaitsOnLoop, inline_call, wait_for
 from app.repositories.sql import (
     ConditionalInsert,
+    HeldCopy,
     Row,
     SqlActionTokenRepository,
     SqlDatabase,
-    WouldBlock,
-    inline_call,
     sql_repositories,
 )
 
@@ -96,17 +96,21 @@ class DuckDBDatabase(SqlDatabase):
         raise AssertionError("unreachable")
 
     def insert_where(
-        self, insert: ConditionalInsert, row: list[Any], then: Callable[[bool], object] | None
+        self, insert: ConditionalInsert, row: list[Any], copy: HeldCopy | None
     ) -> bool:
-        """Off the event loop, a group commit: a DuckDB statement costs far more than its
-        rows, so concurrent inserts share one. On the loop there is nothing to share with and
-        the statement would stall every request, so a call that has not written yet moves to
-        the threadpool (`WouldBlock`), where it joins the others."""
+        """A group commit: a DuckDB statement costs far more than its rows, so concurrent
+        inserts share one. A call inline on the event loop waits for it there (`wait_for`),
+        not in a thread; inside a transaction, or once an inline call has written (so it
+        cannot run again), the row is stored by a statement of its own, where it is."""
+        if getattr(self._local, "in_transaction", False):
+            return super().insert_where(insert, row, copy)
+        if inline_call.can_wait:
+            return wait_for(self._group_commit.queue_from_loop(insert, row, copy))
         if not inline_call.active:
-            return self._group_commit.insert(insert, row, then)
+            return self._group_commit.insert(insert, row, copy)
         if not inline_call.wrote:
-            raise WouldBlock()
-        return super().insert_where(insert, row, then)
+            raise WaitsOnLoop()
+        return super().insert_where(insert, row, copy)
 
     def transaction(self, body: Callable[[], R]) -> R:
         """Run `body` in a transaction, again from the start in a new one after a conflict
@@ -139,6 +143,7 @@ class DuckDBDatabase(SqlDatabase):
         return isinstance(error, duckdb.ConstraintException)
 
     def close(self) -> None:
+        self._group_commit.close()
         self._connection.close()
 
 

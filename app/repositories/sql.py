@@ -134,45 +134,61 @@ Stored = TypeVar("Stored", bound=BaseModel)
 R = TypeVar("R")
 
 
-class WouldBlock(Exception):
-    """A call run inline on the event loop reached a statement it should not run there, before
-    it wrote anything: a lock it would have had to wait for (SQLite), or an insert that joins
-    a group commit (DuckDB). `app.dependencies.call` runs the call again in the threadpool,
-    where statements may wait."""
-
-
-class InlineCall(threading.local):
-    """Whether this thread is running a service call inline on the event loop (set by
-    `app.dependencies.call`), and whether that call has written yet: once it has, running it
-    again would write twice, so a later lock is waited for where it is."""
-
-    active = False
-    wrote = False
-
-
-inline_call = InlineCall()
-
-
 @dataclass(frozen=True)
 class ConditionalInsert:
     """An INSERT that stores each of its rows only while the row's parent exists: `parent`
     is a table and a condition on it over the new row's columns, named `candidate.<column>`.
-    Written for any number of rows, so an engine can store concurrent ones in one statement."""
+    Written for one row or for many, so an engine can store concurrent ones in one statement."""
 
     table: str
     columns: tuple[str, ...]
     parent: str
     condition: str
 
-    def statement(self, rows: int) -> str:
-        """The INSERT of `rows` rows (their values in order): it returns the ids it stored."""
+    def _insert(self, candidates: str, *, checked: bool = True) -> str:
         columns = ", ".join(self.columns)
-        row = "(" + ", ".join("?" for _ in self.columns) + ")"
+        insert = f"INSERT INTO {self.table} ({columns}) "
+        if not checked:
+            return insert + candidates
         return (
-            f"WITH candidate ({columns}) AS (VALUES {', '.join([row] * rows)}) "
-            f"INSERT INTO {self.table} ({columns}) SELECT {columns} FROM candidate "
-            f"WHERE EXISTS (SELECT 1 FROM {self.parent} WHERE {self.condition}) RETURNING id"
+            f"WITH candidate ({columns}) AS ({candidates}) {insert}SELECT {columns} FROM "
+            f"candidate WHERE EXISTS (SELECT 1 FROM {self.parent} WHERE {self.condition}) "
+            "RETURNING id"
         )
+
+    @property
+    def statement(self) -> str:
+        """The INSERT of one row, its values in order: it returns the id if it stored it."""
+        return self._insert("VALUES (" + ", ".join("?" for _ in self.columns) + ")")
+
+    @property
+    def unnested(self) -> str:
+        """The INSERT of any number of rows, given as one list per column (DuckDB's `unnest`):
+        it returns the ids it stored. Its text does not grow with the rows, and a few list
+        parameters cost an engine less to bind and plan than many single values."""
+        return self._insert(self._unnest())
+
+    @property
+    def unnested_unchecked(self) -> str:
+        """`unnested` for rows whose parents are known to be there (`HeldCopy.parent`): it
+        stores them all, without the check's join."""
+        return self._insert(self._unnest(), checked=False)
+
+    def _unnest(self) -> str:
+        return "SELECT " + ", ".join("unnest(?)" for _ in self.columns)
+
+
+@dataclass(frozen=True)
+class HeldCopy:
+    """A copy of some of the database's rows kept up to date by a conditional insert: both of
+    its calls run under the database's write lock, around the write, so the copy sees writes
+    in the order the database made them."""
+
+    parent: Callable[[], bool | None]
+    """Whether the new row's parent is there and qualifies, as the copy holds it, or None if
+    the copy does not hold it. A known answer lets an engine skip its own check."""
+    then: Callable[[bool], object]
+    """Apply the answer, whether the row was stored."""
 
 
 def to_text(moment: datetime) -> str:
@@ -212,15 +228,14 @@ class SqlDatabase(ABC):
         return result
 
     def insert_where(
-        self, insert: ConditionalInsert, row: list[Any], then: Callable[[bool], object] | None
+        self, insert: ConditionalInsert, row: list[Any], copy: HeldCopy | None
     ) -> bool:
-        """Run `insert` for one row: whether it was stored. `then`, given that answer, runs
-        under `write_lock` right after the write and before any later one, so a cache of
-        this database applies writes in the order the database did."""
+        """Run `insert` for one row: whether it was stored; `copy.then` gets that answer
+        before any later write. This engine always checks the parent itself."""
         with self.write_lock:
-            stored = bool(self.execute(insert.statement(1), row))
-            if then is not None:
-                then(stored)
+            stored = bool(self.execute(insert.statement, row))
+            if copy is not None:
+                copy.then(stored)
         return stored
 
     def execute_all(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
@@ -354,13 +369,11 @@ class _SqlRepository(Generic[Stored]):
         self.db.execute(self.table.insert, self.table.to_row(item))
         return item
 
-    def _insert_if(
-        self, item: Stored, insert: ConditionalInsert, then: Callable[[bool], object] | None
-    ) -> bool:
+    def _insert_if(self, item: Stored, insert: ConditionalInsert, copy: HeldCopy | None) -> bool:
         """Insert `item` only while its parent row exists, in one statement (so no delete of
-        the parent lands between the check and the write): whether it was. `then` runs with
-        the answer as part of the write (`SqlDatabase.insert_where`)."""
-        return self.db.insert_where(insert, self.table.to_row(item), then)
+        the parent lands between the check and the write): whether it was. `copy` is kept
+        up to date as part of the write (`SqlDatabase.insert_where`)."""
+        return self.db.insert_where(insert, self.table.to_row(item), copy)
 
     def _set(
         self, values: Mapping[str, Any], where: str, params: Sequence[Any], *also: str
@@ -375,17 +388,27 @@ class _SqlRepository(Generic[Stored]):
         return self.table.to_model(rows[0], self.db) if rows else None
 
 
+BEFORE_CURSOR = "created_at <= ? AND (created_at <> ? OR id < ?)"
+"""Rows after a cursor in newest-first order (`cursor_params`): the rows of `(created_at, id) <
+(?, ?)`, written so that both engines start from a plain bound on `created_at`. SQLite seeks its
+index to it; DuckDB compares each row's column values (a row value, or `created_at < ? OR
+(created_at = ? AND id < ?)`, costs it several times as much on the rows newer than the cursor,
+so a page near the top of a long list cost more than a deep one)."""
+
+
+def cursor_params(after: PageKey) -> list[Any]:
+    moment = to_text(after.created_at)
+    return [moment, moment, after.id]
+
+
 class _PagedSqlRepository(_SqlRepository[Model]):
     def _page(
         self, where: str, params: Sequence[Any], limit: int, after: PageKey | None
     ) -> Page[Model]:
         args: list[Any] = list(params)
         if after is not None:
-            # A row value, not `created_at < ? OR (created_at = ? AND id < ?)`: SQLite seeks
-            # its index to it and DuckDB filters with it as cheaply as with no cursor, so a
-            # page deep in a list costs what the first one does.
-            where += " AND (created_at, id) < (?, ?)"
-            args += [to_text(after.created_at), after.id]
+            where += f" AND {BEFORE_CURSOR}"
+            args += cursor_params(after)
         sql = f"{self.table.select} WHERE {where} ORDER BY created_at DESC, id DESC LIMIT ?"
         items = self.table.to_models(self.db.execute(sql, [*args, limit + 1]), self.db)
         page = items[:limit]
@@ -438,11 +461,9 @@ class SqlProjectRepository(_PagedSqlRepository[Project], ProjectRepository):
         table.name, tuple(table.columns), "users", "id = candidate.owner_id AND is_active"
     )
 
-    def add_project(
-        self, project: Project, *, then: Callable[[bool], object] | None = None
-    ) -> Project:
-        """`then`: see `SqlDatabase.insert_where`."""
-        if not self._insert_if(project, self.stored_if_owner_active, then):
+    def add_project(self, project: Project, *, copy: HeldCopy | None = None) -> Project:
+        """`copy`: see `SqlDatabase.insert_where`."""
+        if not self._insert_if(project, self.stored_if_owner_active, copy):
             raise NotFound("User not found")
         return project
 
@@ -498,11 +519,9 @@ class SqlFileRepository(_PagedSqlRepository[FileRecord], FileRepository):
         "id = candidate.project_id AND owner_id = candidate.owner_id",
     )
 
-    def add_file(
-        self, record: FileRecord, *, then: Callable[[bool], object] | None = None
-    ) -> FileRecord:
-        """`then`: see `SqlDatabase.insert_where`."""
-        if not self._insert_if(record, self.stored_if_project_owned, then):
+    def add_file(self, record: FileRecord, *, copy: HeldCopy | None = None) -> FileRecord:
+        """`copy`: see `SqlDatabase.insert_where`."""
+        if not self._insert_if(record, self.stored_if_project_owned, copy):
             raise NotFound("Project not found")
         return record
 

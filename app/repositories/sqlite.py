@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.repositories.base import Repositories
-from app.repositories.sql import Row, SqlDatabase, WouldBlock, inline_call, sql_repositories
+from app.repositories.inline import WouldBlock, inline_call
+from app.repositories.sql import Row, SqlDatabase, sql_repositories
 
 if TYPE_CHECKING:
     from app.core.config import Settings

@@ -320,13 +320,35 @@ def test_pages_past_what_is_held_are_the_files_pages(
         assert all_projects(repos, owners[0])[0] == newest
         assert cache.owners[owners[0]].oldest is None, "paging to the end holds them all"
         assert_cache_is_the_file(repos)
-    deep = uncached.get_projects_by_user(owners[1], limit=15).items[-1]
-    page = repos.project_repo.get_projects_by_user(
-        owners[1], limit=2, after=PageKey(deep.created_at, deep.id)
-    )
-    assert page == uncached.get_projects_by_user(
-        owners[1], limit=2, after=PageKey(deep.created_at, deep.id)
-    )
+    # A cursor that jumps past the five held: the owner is held down through its page, so
+    # that page and those around it are read from memory from then on.
+    deep = uncached.get_projects_by_user(owners[1], limit=12).items[-1]
+    jump = PageKey(deep.created_at, deep.id)
+    page = repos.project_repo.get_projects_by_user(owners[1], limit=2, after=jump)
+    assert page == uncached.get_projects_by_user(owners[1], limit=2, after=jump)
+    oldest = cache.owners[owners[1]].oldest
+    last = page.items[-1]
+    assert oldest is None or oldest <= PageKey(last.created_at, last.id)
+    assert_cache_is_the_file(repos)
+
+
+def test_a_jump_past_an_owners_share_is_read_from_the_file(
+    repos: Repositories, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cursor so deep that holding the owner down to it would pass their share of the
+    budget: the page is the file's, and what is held stays as it was."""
+    monkeypatch.setattr(cached, "HEAD_PROJECTS", 3)
+    cache = cache_of(repos)
+    cache.max_rows = cached.OWNER_SHARE * 10  # ten rows for one owner
+    [owner_id] = seed(repos, owners=1, projects=20)
+    uncached = sql.SqlProjectRepository(cache.engine)
+    repos.project_repo.get_projects_by_user(owner_id, limit=2)
+    before = cache.owners[owner_id].oldest
+    deep = uncached.get_projects_by_user(owner_id, limit=15).items[-1]
+    jump = PageKey(deep.created_at, deep.id)
+    page = repos.project_repo.get_projects_by_user(owner_id, limit=3, after=jump)
+    assert page == uncached.get_projects_by_user(owner_id, limit=3, after=jump)
+    assert cache.owners[owner_id].oldest == before
     assert_cache_is_the_file(repos)
 
 
@@ -370,17 +392,22 @@ def test_concurrent_writers_and_readers_leave_the_cache_equal_to_the_file(
 
 
 @pytest.mark.parametrize("rejected_row", [False, True])
+@pytest.mark.parametrize("held", [False, True], ids=["owners-unheld", "owners-held"])
 def test_concurrent_creates_are_each_answered_for_their_own_row(
-    repos: Repositories, rejected_row: bool
+    repos: Repositories, rejected_row: bool, held: bool
 ) -> None:
     """Creates that meet in one group commit: each gets its own answer, a deactivated owner's
     is refused alone, and a row the engine rejects (which fails the group's statement) fails
-    only its own caller."""
+    only its own caller; alike whether the cache holds the owners (and answers for them
+    without the engine's check) or the engine checks them."""
     active = add_owner(repos.user_repo, "active")
     inactive = add_owner(repos.user_repo, "inactive")
+    if held:
+        repos.project_repo.get_projects_by_user(inactive.id, limit=1)
     repos.user_repo.update_user_fields(inactive.id, {"is_active": False})
     taken = repos.project_repo.add_project(make_project(active.id, "taken"))
-    repos.project_repo.get_projects_by_user(active.id, limit=1)
+    if held:
+        repos.project_repo.get_projects_by_user(active.id, limit=1)
     cache = cache_of(repos)
     attempts: list[Project] = [make_project(active.id, f"p{i}") for i in range(30)]
     attempts[7] = make_project(inactive.id, "refused")
@@ -394,13 +421,16 @@ def test_concurrent_creates_are_each_answered_for_their_own_row(
         except Exception as error:  # each caller's own answer is the point
             results[at] = error
 
-    queues = cache.engine._group_commit._queues  # type: ignore[attr-defined]
+    group_commit = cache.engine._group_commit  # type: ignore[attr-defined]
     with ThreadPoolExecutor(len(attempts)) as pool:
-        # The write lock held, the first create waits with its row alone and the others queue
-        # up behind it, to be stored by one statement.
+        # The write lock held, the writer waits with the first row alone and the others queue
+        # up behind it, to be stored by one statement (or two: unchecked and checked).
         with cache.lock:
-            futures = [pool.submit(create, at) for at in range(len(attempts))]
-            while sum(len(queue) for queue in queues.values()) < len(attempts) - 1:
+            futures = [pool.submit(create, 0)]
+            while group_commit._writer is None or group_commit._queue:
+                threading.Event().wait(0.001)
+            futures += [pool.submit(create, at) for at in range(1, len(attempts))]
+            while len(group_commit._queue) < len(attempts) - 1:
                 threading.Event().wait(0.001)
         for future in futures:
             future.result()
