@@ -253,19 +253,21 @@ def measure_storage(
         direct_cpu = cpu_seconds(pid) - cpu
         if direct_record["sha256"] != record["sha256"]:
             raise RuntimeError("the direct upload stored other bytes than the upload")
-    upload_mb_s = size / 1e6 / up_seconds
-    direct_mb_s = size / 1e6 / direct_seconds
+    # Rounded first, so that each ratio is that of the figures shown beside it.
+    upload_mb_s = round(size / 1e6 / up_seconds, 1)
+    direct_mb_s = round(size / 1e6 / direct_seconds, 1)
+    copy = round(copy, 1)
     result = MemoryResult(
         storage=storage,
         size_mib=size_mib,
         baseline_rss_mib=round(baseline / 1024, 1),
         upload_growth_mib=round(max(0, uploading.peak_kib - baseline) / 1024, 1),
         download_growth_mib=round(max(0, downloading.peak_kib - baseline) / 1024, 1),
-        upload_mb_s=round(upload_mb_s, 1),
+        upload_mb_s=upload_mb_s,
         download_mb_s=round(size / 1e6 / down_seconds, 1),
-        copy_mb_s=round(copy, 1),
+        copy_mb_s=copy,
         upload_ratio=round(upload_mb_s / copy, 3),
-        direct_mb_s=round(direct_mb_s, 1),
+        direct_mb_s=direct_mb_s,
         direct_ratio=round(direct_mb_s / copy, 3),
         direct_growth_mib=round(max(0, direct.peak_kib - baseline) / 1024, 1),
         upload_cpu_s=round(up_cpu, 2),
