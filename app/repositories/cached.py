@@ -192,10 +192,10 @@ class CachedDatabase:
         seen, oldest, most = self.writes.seen(owner_id), owner.oldest, self.max_rows // OWNER_SHARE
         projects = sql.SqlProjectRepository.table
         below = (
-            f"{projects.select} WHERE owner_id = ? AND {sql.BEFORE_CURSOR} "
+            f"{projects.select} WHERE owner_id = ? AND (created_at, id) < (?, ?) "
             "ORDER BY created_at DESC, id DESC LIMIT ?"
         )
-        params = [owner_id, *sql.cursor_params(oldest), more + 1]
+        params = [owner_id, sql.to_text(oldest.created_at), oldest.id, more + 1]
         found = projects.to_models(self.engine.execute(below, params), self.engine)
         new = found[:more]
         records = _files_of(self.engine, new, most)
@@ -221,22 +221,6 @@ class CachedDatabase:
                 )
                 self.add_rows(owner_id, owner, len(new) - len(was_loose) + len(records))
         return True
-
-    def rows_down_to(self, owner_id: str, after: PageKey) -> int | None:
-        """How many of a held owner's projects lie between those held and `after` (a cursor
-        that jumps past them), counted by the file without reading them; None if the owner
-        is not held or holds them all."""
-        owner = self.owners.get(owner_id)
-        if owner is None or owner.oldest is None:
-            return None
-        projects = sql.SqlProjectRepository.table.name
-        between = (
-            f"SELECT count(*) FROM {projects} WHERE owner_id = ? "  # noqa: S608 (constants)
-            f"AND {sql.BEFORE_CURSOR} AND NOT ({sql.BEFORE_CURSOR})"
-        )
-        params = [owner_id, *sql.cursor_params(owner.oldest), *sql.cursor_params(after)]
-        [(count,)] = self.engine.execute(between, params)
-        return int(count)
 
     def keep_loose(self, project: Project, seen: int) -> None:
         """Hold one project of a held owner that is older than their projects held (a get of
@@ -489,27 +473,21 @@ class CachedProjectRepository(_Cached, ProjectRepository):
             return listing.page(self.memory.projects, limit, after)
 
         page = self.cache.read(user_id, held, lambda: None)
-        if page is None and self._hold_down_to(user_id, limit, after):
+        owner = self.cache.owners.get(user_id)
+        # A page that goes on from the projects held holds the next ones, and is read there;
+        # one that jumps past them (a cursor older than those held) is read from the file:
+        # holding the owner down to it would cost a cold read several times a page's.
+        if (
+            page is None
+            and owner is not None
+            and owner.oldest is not None
+            and (after is None or after >= owner.oldest)
+            and self.cache.extend(user_id, max(limit + 1, HEAD_PROJECTS))
+        ):
             page = self.cache.read(user_id, held, lambda: None)
         if page is not None:
             return page
         return self.durable.get_projects_by_user(user_id, limit=limit, after=after)
-
-    def _hold_down_to(self, user_id: str, limit: int, after: PageKey | None) -> bool:
-        """Hold a held owner's projects down through a page that reaches past those held: the
-        next ones for a page that goes on from them, every one down to the cursor and the
-        page for a cursor that jumps past them, so the pages around it are held too. False
-        (the page is read from the file) when that would pass the owner's share."""
-        owner = self.cache.owners.get(user_id)
-        if owner is None or owner.oldest is None:
-            return False
-        more = max(limit + 1, HEAD_PROJECTS)
-        if after is not None and after < owner.oldest:
-            between = self.cache.rows_down_to(user_id, after)
-            if between is None or owner.rows + between > self.cache.max_rows // OWNER_SHARE:
-                return False
-            more += between
-        return self.cache.extend(user_id, more)
 
     def update_project_fields(
         self,

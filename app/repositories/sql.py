@@ -388,27 +388,18 @@ class _SqlRepository(Generic[Stored]):
         return self.table.to_model(rows[0], self.db) if rows else None
 
 
-BEFORE_CURSOR = "created_at <= ? AND (created_at <> ? OR id < ?)"
-"""Rows after a cursor in newest-first order (`cursor_params`): the rows of `(created_at, id) <
-(?, ?)`, written so that both engines start from a plain bound on `created_at`. SQLite seeks its
-index to it; DuckDB compares each row's column values (a row value, or `created_at < ? OR
-(created_at = ? AND id < ?)`, costs it several times as much on the rows newer than the cursor,
-so a page near the top of a long list cost more than a deep one)."""
-
-
-def cursor_params(after: PageKey) -> list[Any]:
-    moment = to_text(after.created_at)
-    return [moment, moment, after.id]
-
-
 class _PagedSqlRepository(_SqlRepository[Model]):
     def _page(
         self, where: str, params: Sequence[Any], limit: int, after: PageKey | None
     ) -> Page[Model]:
         args: list[Any] = list(params)
         if after is not None:
-            where += f" AND {BEFORE_CURSOR}"
-            args += cursor_params(after)
+            # A row value, not `created_at < ? OR (created_at = ? AND id < ?)`: SQLite seeks
+            # its index to it, so a page deep in a list costs what the first one does. DuckDB
+            # compares it row by row, as it does `created_at <= ? AND (created_at <> ? OR
+            # id < ?)`, which costs it three times as much for a cursor near the top of a list.
+            where += " AND (created_at, id) < (?, ?)"
+            args += [to_text(after.created_at), after.id]
         sql = f"{self.table.select} WHERE {where} ORDER BY created_at DESC, id DESC LIMIT ?"
         items = self.table.to_models(self.db.execute(sql, [*args, limit + 1]), self.db)
         page = items[:limit]
