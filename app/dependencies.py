@@ -48,11 +48,13 @@ async def call(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R
         return await run_in_threadpool(function, *args, **kwargs)
     try:
         if function not in _WAITED_ON_LOOP:
+            inline_call.begin_direct()
             try:
-                with inline_call.direct():
-                    return function(*args, **kwargs)
+                return function(*args, **kwargs)
             except WaitsOnLoop:
                 _WAITED_ON_LOOP.add(function)
+            finally:
+                inline_call.end_direct()
         return await run_inline(function, *args, **kwargs)
     except WouldBlock:
         return await run_in_threadpool(function, *args, **kwargs)

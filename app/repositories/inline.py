@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from greenlet import getcurrent, greenlet
@@ -73,15 +72,13 @@ class InlineCallState(threading.local):
         else:
             self._direct_wrote = value
 
-    @contextmanager
-    def direct(self) -> Iterator[None]:
-        """Mark the plain call run inside as inline (such calls never interleave: they do not
-        wait)."""
+    def begin_direct(self) -> None:
+        """The plain call that follows is inline (such calls never interleave: they do not
+        wait), until `end_direct`."""
         self._direct, self._direct_wrote = True, False
-        try:
-            yield
-        finally:
-            self._direct = False
+
+    def end_direct(self) -> None:
+        self._direct = False
 
 
 inline_call = InlineCallState()
