@@ -396,8 +396,8 @@ class _PagedSqlRepository(_SqlRepository[Model]):
         if after is not None:
             # A row value, not `created_at < ? OR (created_at = ? AND id < ?)`: SQLite seeks
             # its index to it, so a page deep in a list costs what the first one does. DuckDB
-            # compares it row by row, as it does `created_at <= ? AND (created_at <> ? OR
-            # id < ?)`, which costs it three times as much for a cursor near the top of a list.
+            # compares row by row whatever the form; this one costs it least near the top of
+            # a list (docs/performance.md, "At scale").
             where += " AND (created_at, id) < (?, ?)"
             args += [to_text(after.created_at), after.id]
         sql = f"{self.table.select} WHERE {where} ORDER BY created_at DESC, id DESC LIMIT ?"
