@@ -11,11 +11,16 @@ each step starts on a page cache that has just held as many bytes (`prime_page_c
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import json
 import os
+import queue
 import shutil
+import socket
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -210,11 +215,86 @@ def copy_mb_s(folder: Path, size: int) -> float:
     return statistics.median(rates)
 
 
+CEILING_CLIENT = """
+import os, socket, sys
+port, size = int(sys.argv[1]), int(sys.argv[2])
+chunk = os.urandom(1 << 20)
+with socket.create_connection(("127.0.0.1", port)) as connection:
+    for offset in range(0, size, len(chunk)):
+        connection.sendall(chunk[: size - offset])
+    connection.shutdown(socket.SHUT_WR)
+    connection.recv(1)
+"""
+"""The ceiling's client: `size` bytes over loopback, as fast as one Python process sends."""
+
+
+def ceiling_mb_s(folder: Path, size: int) -> float:
+    """The most one Python process makes of an upload's bytes on this machine: sent by a
+    client process over loopback, received into a few reused buffers, each written to a file
+    on the storage's disk and hashed (sha256) on a thread of its own, then fsynced, with no
+    HTTP and no multipart. The median of `COPIES`, each from a primed page cache. An upload
+    through any Python server here is bounded by it, so `upload x ceiling` is the framework's
+    share of the gap to the copy and `ceiling x copy` the machine's (the hash and the socket
+    on two cores)."""
+    rates = []
+    for _ in range(COPIES):
+        prime_page_cache(folder, size)
+        rates.append(size / 1e6 / _received_and_hashed(folder / "ceiling.bin", size))
+    return statistics.median(rates)
+
+
+def _received_and_hashed(path: Path, size: int) -> float:
+    """Seconds from the client's connection to the bytes fsynced and hashed."""
+    buffers: queue.Queue[bytearray] = queue.Queue()
+    for _ in range(4):
+        buffers.put(bytearray(w.MIB))
+    filled: queue.Queue[tuple[bytearray, int] | None] = queue.Queue()
+    digest = hashlib.sha256()
+
+    def hash_them() -> None:
+        while (item := filled.get()) is not None:
+            buffer, length = item
+            digest.update(memoryview(buffer)[:length])
+            buffers.put(buffer)
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        client = subprocess.Popen(  # noqa: S603 (this interpreter, our own code)
+            [sys.executable, "-c", CEILING_CLIENT, str(port), str(size)]
+        )
+        connection, _ = listener.accept()
+        started = time.perf_counter()
+        hasher = threading.Thread(target=hash_them)
+        hasher.start()
+        received = 0
+        with connection, path.open("wb") as out:
+            while True:
+                buffer = buffers.get()
+                length = connection.recv_into(buffer)
+                if not length:
+                    break
+                out.write(memoryview(buffer)[:length])
+                filled.put((buffer, length))
+                received += length
+            filled.put(None)
+            hasher.join()
+            out.flush()
+            os.fsync(out.fileno())
+            elapsed = time.perf_counter() - started
+            connection.sendall(b"k")
+        client.wait(timeout=60)
+    path.unlink()
+    if received != size:
+        raise RuntimeError(f"the ceiling's client sent {received} of {size} bytes")
+    return elapsed
+
+
 def measure_storage(
     storage: str, folder: Path, size_mib: int, aws_endpoint: str | None, log: Log
 ) -> MemoryResult:
     size = size_mib * w.MIB
     copy = copy_mb_s(folder, size)
+    ceiling = round(ceiling_mb_s(folder, size), 1)
     stack = w.Stack("memory", storage)
     env = stack_env(stack, folder, aws_endpoint, MAX_UPLOAD_BYTES=str(size + w.MIB))
     chunk = os.urandom(w.MIB)
@@ -266,6 +346,8 @@ def measure_storage(
         upload_mb_s=upload_mb_s,
         download_mb_s=round(size / 1e6 / down_seconds, 1),
         copy_mb_s=copy,
+        ceiling_mb_s=ceiling,
+        ceiling_ratio=round(ceiling / copy, 3),
         upload_ratio=round(upload_mb_s / copy, 3),
         direct_mb_s=direct_mb_s,
         direct_ratio=round(direct_mb_s / copy, 3),
@@ -276,7 +358,8 @@ def measure_storage(
     up, down = result.upload_growth_mib, result.download_growth_mib
     log(f"  {storage}: peak RSS +{up} MiB while uploading, +{down} MiB while downloading")
     log(
-        f"  {storage}: upload {result.upload_ratio:.2f}x the copy, direct upload "
+        f"  {storage}: upload {result.upload_ratio:.2f}x the copy, the ceiling of a Python "
+        f"process receiving and hashing {result.ceiling_ratio:.2f}x, direct upload "
         f"{result.direct_ratio:.2f}x; API CPU {up_cpu:.2f} s up, {direct_cpu:.2f} s direct"
     )
     return result

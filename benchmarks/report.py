@@ -42,8 +42,10 @@ class Result:
 class MemoryResult:
     """Peak server RSS growth over the idle server while a large file goes up, while it comes
     back down, and while it goes up again as a direct upload, with throughputs; ratios are to
-    `copy_mb_s`, a plain fsynced copy on the same disk; CPU seconds are the API server's
-    while the file goes up through it, and as a direct upload."""
+    `copy_mb_s`, a plain fsynced copy on the same disk; `ceiling_mb_s` is what a bare Python
+    process makes of the same bytes received and hashed (`benchmarks.memory.ceiling_mb_s`);
+    CPU seconds are the API server's while the file goes up through it, and as a direct
+    upload."""
 
     storage: str
     size_mib: int
@@ -53,6 +55,8 @@ class MemoryResult:
     upload_mb_s: float
     download_mb_s: float
     copy_mb_s: float
+    ceiling_mb_s: float
+    ceiling_ratio: float
     upload_ratio: float
     direct_mb_s: float
     direct_ratio: float
@@ -163,6 +167,7 @@ def print_report(report: Report, console: Console | None = None) -> None:
             "download MB/s",
             "file copy MB/s",
             "upload x copy",
+            "ceiling x copy",
         ):
             table.add_column(column, justify="left" if column == "storage" else "right")
         for m in report.memory:
@@ -176,6 +181,7 @@ def print_report(report: Report, console: Console | None = None) -> None:
                 f"{m.download_mb_s:.0f}",
                 f"{m.copy_mb_s:.0f}",
                 f"{m.upload_ratio:.2f}",
+                f"{m.ceiling_ratio:.2f}",
             )
         console.print(table)
         table = Table(

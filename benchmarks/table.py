@@ -52,14 +52,20 @@ def main(path: Path) -> None:
     if uploads:
         print(
             "\n| storage | MiB | through the API MB/s (x copy) | direct MB/s (x copy) | "
-            "file copy MB/s | RSS growth MiB | API CPU s through / direct |"
+            "file copy MB/s | ceiling MB/s (x copy) | RSS growth MiB | "
+            "API CPU s through / direct |"
         )
-        print("| --- |" + " --- |" * 6)
+        print("| --- |" + " --- |" * 7)
         for m in uploads:
+            ceiling = (  # runs from before the ceiling lack it
+                f"{m['ceiling_mb_s']:.0f} (x{m['ceiling_ratio']:.2f})"
+                if "ceiling_mb_s" in m
+                else ""
+            )
             print(
                 f"| {m['storage']} | {m['size_mib']} | {m['upload_mb_s']:.0f} "
                 f"(x{m['upload_ratio']:.2f}) | {m['direct_mb_s']:.0f} (x{m['direct_ratio']:.2f}) "
-                f"| {m['copy_mb_s']:.0f} | {m['upload_growth_mib']} | "
+                f"| {m['copy_mb_s']:.0f} | {ceiling} | {m['upload_growth_mib']} | "
                 f"{m['upload_cpu_s']:.2f} / {m['direct_cpu_s']:.2f} |"
             )
     for name, value in report["baselines"].items():

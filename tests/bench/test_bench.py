@@ -49,6 +49,10 @@ def test_bench_reports_every_operation_in_both_modes(tmp_path: Path) -> None:
     (memory,) = report["memory"]
     assert memory["upload_mb_s"] > 0 and memory["download_mb_s"] > 0 and memory["copy_mb_s"] > 0
     assert memory["upload_ratio"] == round(memory["upload_mb_s"] / memory["copy_mb_s"], 3)
+    # The same bytes received and hashed by a bare Python process, beside the copy.
+    assert memory["ceiling_mb_s"] > 0
+    assert memory["ceiling_ratio"] == round(memory["ceiling_mb_s"] / memory["copy_mb_s"], 3)
+    assert "ceiling of a Python process" in result.output
     # The same file sent again as a direct upload (ticket, signed part URLs, complete).
     assert memory["direct_mb_s"] > 0 and memory["direct_ratio"] > 0
     assert memory["upload_cpu_s"] >= 0 and memory["direct_cpu_s"] >= 0
