@@ -37,6 +37,8 @@ class _Request:
     """Set for a caller on an event loop, resolved there; a thread waits on `answered`."""
     stored: bool = False
     error: BaseException | None = None
+    finished: bool = False
+    """Its answer is set (`_finish`); `answered` tells its caller."""
     answered: threading.Event = field(default_factory=threading.Event)
 
     def block(self) -> bool:
@@ -113,7 +115,12 @@ class GroupCommit:
                 group = [r for r in self._queue if r.insert is insert][:MAX_ROWS]
                 taken = set(map(id, group))
                 self._queue = [r for r in self._queue if id(r) not in taken]
-            self._store(insert, group)
+            try:
+                self._store(insert, group)
+            except BaseException as error:  # every caller is answered, whatever happens here
+                for request in group:
+                    if not request.finished:
+                        _finish(request, error=error)
             _answer(group)
 
     def _store(self, insert: ConditionalInsert, group: list[_Request]) -> None:
@@ -121,11 +128,11 @@ class GroupCommit:
         whose parents a copy holds in one unchecked statement, those it does not in one that
         checks, and none for a parent known to be gone."""
         with self.db.write_lock:
-            known = [r.copy.parent() if r.copy is not None else None for r in group]
+            known = [_parent_known(request) for request in group]
             unchecked = [r for r, there in zip(group, known, strict=True) if there]
             checked = [r for r, there in zip(group, known, strict=True) if there is None]
             for request, there in zip(group, known, strict=True):
-                if there is False:
+                if there is False and not request.finished:
                     _finish(request, stored=False)
             if unchecked:
                 self._run(insert.unnested_unchecked, unchecked, returns=False)
@@ -151,13 +158,25 @@ class GroupCommit:
             _finish(request, stored=request.row[at] in stored)
 
 
+def _parent_known(request: _Request) -> bool | None:
+    """What the request's copy knows of its row's parent; a copy that fails to tell answers
+    the request with its error (and no statement stores the row)."""
+    if request.copy is None:
+        return None
+    try:
+        return request.copy.parent()
+    except Exception as error:  # the caller's own callback: its error is its answer
+        _finish(request, error=error)
+        return False
+
+
 def _finish(request: _Request, *, stored: bool = False, error: BaseException | None = None) -> None:
     if error is None and request.copy is not None:
         try:
             request.copy.then(stored)
         except BaseException as failure:  # the caller's own callback: its error is its answer
             error = failure
-    request.stored, request.error = stored, error
+    request.stored, request.error, request.finished = stored, error, True
 
 
 def _answer(group: list[_Request]) -> None:

@@ -419,3 +419,27 @@ def test_concurrent_creates_are_each_answered_for_their_own_row(
     listed = {project.id for project in all_projects(repos, active.id)}
     assert listed == {taken.id, *(attempts[at].id for at in results)}
     assert_cache_is_the_file(repos)
+
+
+def test_a_copy_that_fails_answers_its_own_caller_only(repos: Repositories) -> None:
+    """A copy whose check of the parent raises: that insert gets the error and stores nothing;
+    an insert queued beside it is stored, and the writer goes on serving."""
+    owner = add_owner(repos.user_repo, "owner")
+    engine = cache_of(repos).engine
+    insert, table = sql.SqlProjectRepository.stored_if_owner_active, sql.SqlProjectRepository.table
+    good, bad = make_project(owner.id, "good"), make_project(owner.id, "bad")
+
+    def broken() -> bool | None:
+        raise RuntimeError("the copy broke")
+
+    with ThreadPoolExecutor(2) as pool, cache_of(repos).lock:
+        refused = pool.submit(
+            engine.insert_where, insert, table.to_row(bad), sql.HeldCopy(broken, print)
+        )
+        stored = pool.submit(engine.insert_where, insert, table.to_row(good), None)
+    with pytest.raises(RuntimeError, match="the copy broke"):
+        refused.result()
+    assert stored.result() is True
+    assert repos.project_repo.add_project(make_project(owner.id, "after")).name == "after"
+    names = {project.name for project in all_projects(repos, owner.id)}
+    assert names == {"good", "after"}
