@@ -1,12 +1,13 @@
 """Service calls run inline on the event loop, for backends whose statements take less than a
 thread hop.
 
-A call first runs as a plain call (`direct`). One that reaches a statement it cannot run there
-before it wrote anything raises: `WaitsOnLoop` for an insert that joins a group commit, and
-the call runs again in a greenlet of its own (`run_inline`), where the insert hands the loop a
-future and sleeps until it resolves (`wait_for`) while the loop serves other requests, taking
-no thread; `WouldBlock` for a lock it would have to wait for, and the call runs again in the
-threadpool. Only calls that wait pay for a greenlet, whose switches cost more than a call.
+A call first runs as a plain call (`InlineCallState.begin_direct`). One that reaches a
+statement it cannot run there before it wrote anything raises: `WaitsOnLoop` for an insert
+that joins a group commit, and the call runs again in a greenlet of its own (`run_inline`),
+where the insert hands the loop a future and sleeps until it resolves (`wait_for`) while the
+loop serves other requests, taking no thread; `WouldBlock` for a lock it would have to wait
+for, and the call runs again in the threadpool. Only calls that wait pay for a greenlet,
+whose switches cost more than a call.
 """
 
 from __future__ import annotations
