@@ -53,6 +53,10 @@ the database, which answers every page from where its cursor is."""
 HEAD_PROJECTS = 200
 """The newest projects of an owner that are held: ten pages of the default size. Loading an
 owner's newest is one top-N statement, whose cost does not grow with how many they own."""
+JUMPED_SHARE = 16
+"""Pages read from the file for a cursor that the held projects do not reach (a jump deep into
+a list, or any cursor of an owner not held) are kept for their next reads in 1/JUMPED_SHARE of
+the budget, each while no write of its owner came since it was read (`jumped_page`)."""
 UNHELD_OWNERS_KEPT = 4096
 STRIPES = 1024
 
@@ -101,9 +105,15 @@ class CachedDatabase:
         self.engine = engine
         self.memory = MemoryDatabase()
         self.lock = engine.write_lock
-        self.max_rows = max(budget_bytes // ROW_BYTES, 1)
+        budget_rows = max(budget_bytes // ROW_BYTES, 2)
+        self.max_jumped_rows = max(budget_rows // JUMPED_SHARE, 1)
+        self.max_rows = budget_rows - self.max_jumped_rows
+        """Rows the held owners may fill; jumped-to pages have the rest of the budget."""
         self.owners: OrderedDict[str, _Owner] = OrderedDict()
         self.rows = 0
+        self.jumped: OrderedDict[tuple[str, PageKey, int], tuple[tuple[int, int], Page[Project]]]
+        self.jumped = OrderedDict()
+        self.jumped_rows = 0
         self.writes = _Writes()
         self._unheld: OrderedDict[str, None] = OrderedDict()
         """Owners found too big to hold, so their reads skip the attempt (recent ones)."""
@@ -222,6 +232,34 @@ class CachedDatabase:
                 self.add_rows(owner_id, owner, len(new) - len(was_loose) + len(records))
         return True
 
+    def jumped_page(
+        self, owner_id: str, limit: int, after: PageKey, read: Callable[[], Page[Project]]
+    ) -> Page[Project]:
+        """The page after `after` as `read` gives it from the file, kept for the next reads of
+        it. A kept page is answered only while no write of its owner (its stripe of owners)
+        came since it was read: the count is taken before the read, and a write counts after
+        its commit, so a page that might miss one is read again."""
+        key = (owner_id, after, limit)
+        seen = self.writes.seen(owner_id)
+        with self.memory.lock:
+            kept = self.jumped.get(key)
+            if kept is not None and kept[0] == seen:
+                self.jumped.move_to_end(key)
+                return kept[1]
+        page = read()
+        with self.memory.lock:
+            self._drop_jumped(key)
+            self.jumped[key] = (seen, page)
+            self.jumped_rows += len(page.items)
+            while self.jumped_rows > self.max_jumped_rows:
+                self._drop_jumped(next(iter(self.jumped)))
+        return page
+
+    def _drop_jumped(self, key: tuple[str, PageKey, int]) -> None:
+        kept = self.jumped.pop(key, None)
+        if kept is not None:
+            self.jumped_rows -= len(kept[1].items)
+
     def keep_loose(self, project: Project, seen: int) -> None:
         """Hold one project of a held owner that is older than their projects held (a get of
         it), if no write happened since `seen` (`_Writes.total`), taken before it was read."""
@@ -325,10 +363,12 @@ class CachedDatabase:
             self._keep_within_budget(owner_id)
 
     def let_go_of_everyone(self) -> None:
-        """Forget every owner (under the lock)."""
+        """Forget every owner and every jumped-to page (under the lock)."""
         with self.memory.lock:
             for owner_id in list(self.owners):
                 self.let_go(owner_id)
+            self.jumped.clear()
+            self.jumped_rows = 0
 
 
 def _owner_rows(
@@ -464,6 +504,13 @@ class CachedProjectRepository(_Cached, ProjectRepository):
     def get_projects_by_user(
         self, user_id: str, *, limit: int, after: PageKey | None = None
     ) -> Page[Project]:
+        def from_file() -> Page[Project]:
+            return self.durable.get_projects_by_user(user_id, limit=limit, after=after)
+
+        if after is not None and not self.cache.touch(user_id):
+            # A cursor of an owner not held: loading them would not reach a deep one.
+            return self.cache.jumped_page(user_id, limit, after, from_file)
+
         def held() -> Page[Project] | None:
             owner = self.cache.owners[user_id]
             listing = self.memory.projects_by_owner.get(user_id) or NewestFirst()
@@ -475,8 +522,9 @@ class CachedProjectRepository(_Cached, ProjectRepository):
         page = self.cache.read(user_id, held, lambda: None)
         owner = self.cache.owners.get(user_id)
         # A page that goes on from the projects held holds the next ones, and is read there;
-        # one that jumps past them (a cursor older than those held) is read from the file:
-        # holding the owner down to it would cost a cold read several times a page's.
+        # one that jumps past them (a cursor older than those held) is read from the file and
+        # kept as a page: holding the owner down to it would cost a cold read several times
+        # a page's.
         if (
             page is None
             and owner is not None
@@ -487,7 +535,9 @@ class CachedProjectRepository(_Cached, ProjectRepository):
             page = self.cache.read(user_id, held, lambda: None)
         if page is not None:
             return page
-        return self.durable.get_projects_by_user(user_id, limit=limit, after=after)
+        if after is not None:
+            return self.cache.jumped_page(user_id, limit, after, from_file)
+        return from_file()
 
     def update_project_fields(
         self,

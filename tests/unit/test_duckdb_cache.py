@@ -19,7 +19,7 @@ import pytest
 from app.backends import open_repositories
 from app.core.config import Settings
 from app.errors import EmailAlreadyRegistered, NotFound, VersionMismatch
-from app.models import PageKey, Project, RefreshToken, Session, User, new_id, utc_now
+from app.models import Page, PageKey, Project, RefreshToken, Session, User, new_id, utc_now
 from app.repositories import cached, sql
 from app.repositories.base import Repositories, every
 from app.repositories.cached import ROW_BYTES, CachedDatabase, CachedUserRepository, _owner_rows
@@ -232,7 +232,9 @@ def test_the_cache_keeps_to_its_budget_and_reads_stay_right(
     """A budget of 100 rows: ten owners of 11 rows each cannot all be held at once."""
     repositories = open_repositories(make_settings(database="duckdb", DUCKDB_CACHE_MB=3))
     cache = cache_of(repositories)
-    assert cache.max_rows == 3 * 2**20 // ROW_BYTES
+    budget_rows = 3 * 2**20 // ROW_BYTES  # owners and jumped-to pages share it
+    assert cache.max_rows + cache.max_jumped_rows == budget_rows
+    assert cache.max_jumped_rows == budget_rows // cached.JUMPED_SHARE
     cache.max_rows = 100
     try:
         owners = seed(repositories, owners=10, projects=10)
@@ -443,3 +445,53 @@ def test_a_copy_that_fails_answers_its_own_caller_only(repos: Repositories) -> N
     assert repos.project_repo.add_project(make_project(owner.id, "after")).name == "after"
     names = {project.name for project in all_projects(repos, owner.id)}
     assert names == {"good", "after"}
+
+
+def test_jumped_to_pages_are_kept_until_a_write_of_their_owner(
+    repos: Repositories, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page read from the file for a cursor past the held projects (or of an owner not held)
+    is answered from memory next time, and read again after any write of its owner, so it is
+    always the file's page; the kept pages stay within their share of the budget."""
+    monkeypatch.setattr(cached, "HEAD_PROJECTS", 3)
+    cache = cache_of(repos)
+    owners = seed(repos, owners=2, projects=12)
+    uncached = sql.SqlProjectRepository(cache.engine)
+    deep = uncached.get_projects_by_user(owners[0], limit=8).items[-1]
+    jump = PageKey(deep.created_at, deep.id)
+    statements: list[str] = []
+    execute = cache.engine.execute
+
+    def counted(statement: str, params: Any = ()) -> Any:
+        statements.append(statement)
+        return execute(statement, params)
+
+    monkeypatch.setattr(cache.engine, "execute", counted)
+
+    def page() -> Page[Project]:
+        return repos.project_repo.get_projects_by_user(owners[0], limit=2, after=jump)
+
+    first = page()  # an owner not held: their cursor's page comes from the file
+    assert owners[0] not in cache.owners
+    assert first == uncached.get_projects_by_user(owners[0], limit=2, after=jump)
+    statements.clear()
+    assert page() == first and statements == []
+    repos.project_repo.update_project_fields(first.items[0].id, owners[0], {"name": "renamed"})
+    renamed = page()
+    assert renamed.items[0].name == "renamed"
+    assert renamed == uncached.get_projects_by_user(owners[0], limit=2, after=jump)
+    repos.project_repo.delete_project(renamed.items[1].id, owners[0])
+    assert page() == uncached.get_projects_by_user(owners[0], limit=2, after=jump)
+    # A held owner's cursor past their projects held: the same.
+    repos.project_repo.get_projects_by_user(owners[0], limit=1)
+    assert owners[0] in cache.owners
+    statements.clear()
+    assert page() == uncached.get_projects_by_user(owners[0], limit=2, after=jump)
+    # Kept pages give way to new ones within their share.
+    cache.max_jumped_rows = 4
+    for project in uncached.get_projects_by_user(owners[1], limit=12).items[:-1]:
+        repos.project_repo.get_projects_by_user(
+            owners[1], limit=2, after=PageKey(project.created_at, project.id)
+        )
+        assert cache.jumped_rows <= cache.max_jumped_rows
+    assert cache.jumped_rows == sum(len(kept.items) for _, kept in cache.jumped.values())
