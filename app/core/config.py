@@ -51,8 +51,8 @@ class Settings(BaseSettings):
         64,
         ge=1,
         description="Memory the DuckDB cache may hold: the users read least recently are "
-        "let go of beyond it, and a user with more rows than a quarter of it is read from "
-        "the file.",
+        "let go of beyond it, a user with more rows than a quarter of it is read from the "
+        "file, and a sixteenth of it keeps pages read from the file for deep cursors.",
     )
     DUCKDB_MEMORY_LIMIT_MB: int | None = Field(
         None,
