@@ -495,3 +495,51 @@ def test_jumped_to_pages_are_kept_until_a_write_of_their_owner(
         )
         assert cache.jumped_rows <= cache.max_jumped_rows
     assert cache.jumped_rows == sum(len(kept.items) for _, kept in cache.jumped.values())
+
+
+def test_kept_deep_pages_are_the_files_after_concurrent_writes(
+    repos: Repositories, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Readers of a deep page race writers renaming and deleting that page's projects: once
+    the writers are done, the page read is the file's, not one a reader kept mid-way."""
+    monkeypatch.setattr(cached, "HEAD_PROJECTS", 3)
+    [owner_id] = seed(repos, owners=1, projects=30)
+    uncached = sql.SqlProjectRepository(cache_of(repos).engine)
+    deep = uncached.get_projects_by_user(owner_id, limit=10).items[-1]
+    jump = PageKey(deep.created_at, deep.id)
+    targets = uncached.get_projects_by_user(owner_id, limit=8, after=jump).items
+    start, written = threading.Barrier(6), threading.Event()
+    durable = repos.project_repo.durable  # type: ignore[attr-defined]
+    read_from_file = durable.get_projects_by_user
+
+    def slow_read(*args: Any, **kwargs: Any) -> Page[Project]:
+        page = read_from_file(*args, **kwargs)
+        threading.Event().wait(0.01)  # a read that returns late: writes land meanwhile
+        return page
+
+    monkeypatch.setattr(durable, "get_projects_by_user", slow_read)
+
+    def read() -> None:
+        start.wait()
+        while not written.is_set():
+            repos.project_repo.get_projects_by_user(owner_id, limit=8, after=jump)
+
+    def write(worker: int) -> None:
+        start.wait()
+        for n, project in enumerate(targets[worker::2]):
+            if n % 3 == 2:
+                repos.project_repo.delete_project(project.id, owner_id)
+            else:
+                repos.project_repo.update_project_fields(
+                    project.id, owner_id, {"name": f"w{worker}-{n}", "updated_at": utc_now()}
+                )
+
+    with ThreadPoolExecutor(6) as pool:
+        readers = [pool.submit(read) for _ in range(4)]
+        for writer in [pool.submit(write, w) for w in (0, 1)]:
+            writer.result()
+        written.set()
+        for reader in readers:
+            reader.result()
+    page = repos.project_repo.get_projects_by_user(owner_id, limit=8, after=jump)
+    assert page == uncached.get_projects_by_user(owner_id, limit=8, after=jump)
