@@ -45,6 +45,17 @@ def cache_of(repositories: Repositories) -> CachedDatabase:
     return user_repo.cache
 
 
+def queued(repositories: Repositories) -> int:
+    """Rows waiting for the group commit's writer."""
+    return len(cache_of(repositories).engine._group_commit._queue)  # type: ignore[attr-defined]
+
+
+def taken_by_the_writer(repositories: Repositories) -> bool:
+    """The first row queued is with the writer (which waits for the lock)."""
+    group_commit = cache_of(repositories).engine._group_commit  # type: ignore[attr-defined]
+    return group_commit._writer is not None and not group_commit._queue
+
+
 def held(cache: CachedDatabase, owner_id: str) -> dict[str, Any]:
     """Everything the cache holds of one owner, its indexes' order included."""
     memory = cache.memory
@@ -401,16 +412,15 @@ def test_concurrent_creates_are_each_answered_for_their_own_row(
         except Exception as error:  # each caller's own answer is the point
             results[at] = error
 
-    group_commit = cache.engine._group_commit  # type: ignore[attr-defined]
     with ThreadPoolExecutor(len(attempts)) as pool:
         # The write lock held, the writer waits with the first row alone and the others queue
         # up behind it, to be stored by one statement (or two: unchecked and checked).
         with cache.lock:
             futures = [pool.submit(create, 0)]
-            while group_commit._writer is None or group_commit._queue:
+            while not taken_by_the_writer(repos):
                 threading.Event().wait(0.001)
             futures += [pool.submit(create, at) for at in range(1, len(attempts))]
-            while len(group_commit._queue) < len(attempts) - 1:
+            while queued(repos) < len(attempts) - 1:
                 threading.Event().wait(0.001)
         for future in futures:
             future.result()

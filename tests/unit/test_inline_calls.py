@@ -25,7 +25,12 @@ from app.routers.projects import services
 from app.routers.projects.interface import ProjectCreate
 from tests.conftest import SettingsFactory
 from tests.contract.test_repositories import add_owner
-from tests.unit.test_duckdb_cache import assert_cache_is_the_file, cache_of
+from tests.unit.test_duckdb_cache import (
+    assert_cache_is_the_file,
+    cache_of,
+    queued,
+    taken_by_the_writer,
+)
 
 REQUEST_ID = contextvars.ContextVar("request_id", default="none")
 
@@ -62,16 +67,6 @@ class HeldLock:
         self._go.set()
         if self._thread is not threading.current_thread():
             self._thread.join()
-
-
-def queued(repos: Repositories) -> int:
-    return len(cache_of(repos).engine._group_commit._queue)  # type: ignore[attr-defined]
-
-
-def taken_by_the_writer(repos: Repositories) -> bool:
-    """The first row queued is with the writer (which waits for the lock)."""
-    group_commit = cache_of(repos).engine._group_commit  # type: ignore[attr-defined]
-    return group_commit._writer is not None and not group_commit._queue
 
 
 async def until(condition: object) -> None:
