@@ -9,13 +9,15 @@ uv:
 		python3 -m pip install --user --quiet uv || \
 		python3 -m pip install --user --quiet --break-system-packages uv
 
-# Everything the checks, the tests, the notebook and the benchmark use.
+# Everything the checks, the tests, the notebook and the benchmark use. Installed modules are
+# compiled once here: where Python may not write bytecode (PYTHONDONTWRITEBYTECODE, read-only
+# installs) every process would compile them again as it imports them.
 setup: uv
-	$(UV) sync --frozen --all-groups
+	$(UV) sync --frozen --all-groups --compile-bytecode
 
 # The server alone: its runtime dependencies, none of the dev, Jupyter or benchmark groups.
 run: uv
-	$(UV) sync --frozen --no-default-groups --inexact
+	$(UV) sync --frozen --no-default-groups --inexact --compile-bytecode
 	$(UV) run --frozen --no-default-groups hangar serve
 
 test: setup lint browser
