@@ -7,7 +7,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import jwt
 from pwdlib import PasswordHash
@@ -28,7 +28,12 @@ class PasswordHasher:
         self._hash = PasswordHash(
             (Argon2Hasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism),)
         )
-        self._dummy_hash = self._hash.hash("dummy password for unknown accounts")
+
+    @cached_property
+    def _dummy_hash(self) -> str:
+        """Made by the first login of an unknown account rather than at start-up, where it
+        would delay the first answer of every process; only that one login is the slower."""
+        return self._hash.hash("dummy password for unknown accounts")
 
     def hash(self, password: str) -> str:
         return self._hash.hash(password)
