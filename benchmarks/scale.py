@@ -5,7 +5,8 @@ Each database file is bulk-seeded by SQL straight into the tables the app's own 
 process), then a fresh process opens it the app's own way (`app.backends.open_repositories`)
 and times the open, its memory, and what a request reads and writes: a first page, a page deep
 in a list, a get and a create, for owners it has never read (cold) and for one it has just read
-(warm). Settings not named here come from the environment, as for the server.
+(warm). Last, `hangar serve` is started on the file and timed to its first `/health` answer.
+Settings not named here come from the environment, as for the server.
 
     uv run python -m benchmarks.scale                        # 10k, 100k and 1M projects
     uv run python -m benchmarks.scale --sizes 10000 --databases duckdb,sqlite
@@ -45,7 +46,7 @@ from app.core.security import PasswordHasher
 from app.models import FIRST_VERSION, FileRecord, PageKey, Project, User
 from app.repositories.base import ProjectRepository, Repositories
 from app.repositories.sql import to_text
-from benchmarks.servers import rss_kib
+from benchmarks.servers import Server, rss_kib, server_env
 
 Model = TypeVar("Model", User, Project, FileRecord)
 
@@ -71,6 +72,7 @@ COLD_OWNERS = 5
 """Owners read once each for a cold figure, per read: the figure is their median."""
 WARM_CALLS, WARM_SECONDS = 200, 1.0
 CREATES = 300
+SERVES = 3
 
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 """Project i is created i seconds after this, user k k seconds after a day before it, and a
@@ -250,6 +252,9 @@ class ScaleResult:
     largest_deep_page: Read
     get: Read
     create: Latency
+    serve_s: float | None = None
+    """The median of `SERVES` starts of `hangar serve` on the file, each timed to its first
+    `/health` 200 (None for memory, which starts empty)."""
 
 
 @dataclass(frozen=True)
@@ -503,6 +508,7 @@ COLUMNS = (
     "largest owner's page 9/10 down cold / warm",
     "get cold / warm",
     "create p50",
+    "serve s",
 )
 
 
@@ -535,6 +541,33 @@ def measured(database: str, projects: int, folder: Path) -> ScaleResult:
     return RESULTS.validate_json(f"[{done.stdout.splitlines()[-1]}]")[0]
 
 
+def served_in(database: str, folder: Path) -> float:
+    """The median seconds from starting `hangar serve` on the seeded file (this environment's,
+    with its installed packages) to its first `/health` 200."""
+    settings = settings_for(database, folder)
+    env = server_env(
+        {
+            **DATABASES[database],
+            "APP_ENV": "test",  # no env file is read, the development key is allowed
+            "DUCKDB_PATH": settings.DUCKDB_PATH,
+            "SQLITE_PATH": settings.SQLITE_PATH,
+            "STORAGE_TYPE": "local",
+            "LOCAL_STORAGE_PATH": folder / "files",
+        },
+        keep_aws=False,
+    )
+    starts = []
+    for _ in range(SERVES):
+        started = time.perf_counter()
+        server = Server(folder, env)
+        try:
+            server.wait_ready(interval=0.005)
+            starts.append(time.perf_counter() - started)
+        finally:
+            server.close()
+    return round(statistics.median(starts), 3)
+
+
 def duration(microseconds: float) -> str:
     if microseconds < 10:
         return f"{microseconds:.1f} us"
@@ -560,6 +593,7 @@ def cells(result: ScaleResult) -> list[str]:
         both(result.largest_deep_page),
         both(result.get),
         duration(result.create.p50_us),
+        "" if result.serve_s is None else f"{result.serve_s:.2f}",
     ]
 
 
@@ -569,7 +603,8 @@ def legend(results: list[ScaleResult]) -> list[str]:
         f"cold: the median over {'/'.join(map(str, owners))} owners read for the first time "
         "(the largest owner: once); warm: the p50 of that owner's next reads, up to "
         f"{WARM_CALLS} or {WARM_SECONDS:g} s; a get is of the project halfway down an owner's "
-        f"list; create: the p50 of {CREATES} creates in a row by the owner just read",
+        f"list; create: the p50 of {CREATES} creates in a row by the owner just read; serve: the "
+        f"median of {SERVES} starts of `hangar serve` on the file to its first /health 200",
         f"users: {PROJECTS_PER_USER:,} projects or a few more each, but the largest owner, who "
         f"holds the oldest 1/{LARGEST_SHARE}; one file per {PROJECTS_PER_FILE} projects",
     ]
@@ -627,7 +662,10 @@ def run_scale(
                 result = measured(database, size, folder)
                 if seeded is not None:
                     result = replace(
-                        result, seed_s=round(seeded[0], 3), file_mib=round(seeded[1], 1)
+                        result,
+                        seed_s=round(seeded[0], 3),
+                        file_mib=round(seeded[1], 1),
+                        serve_s=served_in(database, folder),
                     )
                 if seeded is None:
                     console.print(
@@ -701,7 +739,7 @@ def scale(
         counts,
         memory_max,
         out,
-        Console(width=None if sys.stdout.isatty() else 200),
+        Console(width=None if sys.stdout.isatty() else 240),
     )
 
 

@@ -116,16 +116,16 @@ class Server:
         finally:
             connection.close()
 
-    def wait_ready(self, timeout: float = START_TIMEOUT_SECONDS) -> None:
-        """Return once the server answers; raise, quoting its log, if it exits or `timeout`
-        seconds pass first."""
+    def wait_ready(self, timeout: float = START_TIMEOUT_SECONDS, interval: float = 0.1) -> None:
+        """Return once the server answers, asking every `interval` seconds; raise, quoting its
+        log, if it exits or `timeout` seconds pass first."""
         deadline = time.monotonic() + timeout
         while not self.answers():
             if self.process.poll() is not None:
                 self._fail(f"exited with {self.process.returncode}")
             if time.monotonic() > deadline:
                 self._fail(f"did not start within {timeout:g} s")
-            time.sleep(0.1)
+            time.sleep(interval)
 
     def _fail(self, reason: str) -> NoReturn:
         output = self.log.read_text(errors="replace")[-2000:] if self.log else ""

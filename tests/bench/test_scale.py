@@ -39,7 +39,10 @@ def test_scale_reports_every_figure_of_each_database(tmp_path: Path) -> None:
         assert row["largest_deep_page"]["depth"] >= SIZE // 20
         assert row["create"]["count"] > 100 and row["create"]["p50_us"] > 0, row
         assert (row["file_mib"] is None) == (database == "memory"), row
+        # A server started on the file answered: the time it took, none for memory.
+        assert (row["serve_s"] is None) == (database == "memory"), row
     assert rows["memory"]["seeded_by"] != "SQL" and rows["duckdb"]["seeded_by"] == "SQL"
+    assert rows["duckdb"]["serve_s"] > 0
     # Memory's data is in the process, so the seed shows in its RSS growth.
     assert rows["memory"]["rss_open_mib"] > 0
     for column in COLUMNS:
