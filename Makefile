@@ -62,13 +62,11 @@ run-aws: setup
 # A short benchmark run (about two minutes here): memory, sqlite and duckdb over local files, both
 # modes, sqlite with 1 and 2 workers, and a 128 MiB file for the memory test. The full run behind
 # docs/performance.md is `uv run python -m benchmarks` with its defaults (1 GiB, 10,000 projects).
-bench: uv
-	$(UV) sync --frozen --all-groups
+bench: setup
 	$(UV) run python -m benchmarks --users 10 --projects 1000 --requests 2400 --seconds 2 --files 30 \
 		--big-file-mib 128
 
 # The embedded databases bulk-seeded to 10,000, 100,000 and 1,000,000 projects: open time, RSS
 # growth, first and deep pages, gets and creates (benchmarks/scale.py; a few minutes here).
-bench-scale: uv
-	$(UV) sync --frozen --all-groups
+bench-scale: setup
 	$(UV) run python -m benchmarks.scale
