@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import inspect
 import logging
 from collections.abc import AsyncIterator, Sequence
@@ -202,15 +201,4 @@ def _docs_last(app: FastAPI) -> None:
     app.router.routes.sort(key=lambda route: getattr(route, "path", None) in docs)
 
 
-@functools.cache
-def _default_app() -> FastAPI:
-    return create_app()
-
-
-def __getattr__(name: str) -> FastAPI:
-    """`app`, the app of the environment's settings, built when first named (`uvicorn
-    app.main:app`, a worker of `hangar serve --workers`), not by every import of this module:
-    `hangar serve` builds its own, and the tests theirs."""
-    if name == "app":
-        return _default_app()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+app = create_app()
