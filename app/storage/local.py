@@ -36,6 +36,7 @@ from app.storage.base import (
 )
 from app.storage.processes import current_tag, is_running
 from app.storage.signing import UrlSigner, url_signer
+from app.storage.writeback import Writeback
 
 if TYPE_CHECKING:
     from hashlib import _Hash
@@ -164,12 +165,14 @@ class LocalStorage(FileStorage):
             marker.clear()
             hashing = self._hashes.resume(upload_id, part_number)
             size = 0
-            while chunk := content.read(CHUNK_SIZE):
-                check_part_size(size + len(chunk), upload.part_size)
-                _write_at(data, chunk, offset + size)
-                size += len(chunk)
-                if hashing is not None:
-                    hashing.digest.update(chunk)
+            with Writeback(data) as writeback:
+                while chunk := content.read(CHUNK_SIZE):
+                    check_part_size(size + len(chunk), upload.part_size)
+                    _write_at(data, chunk, offset + size)
+                    size += len(chunk)
+                    writeback.wrote(len(chunk))
+                    if hashing is not None:
+                        hashing.digest.update(chunk)
             os.fsync(data)
             token = marker.mark(size)
             if hashing is not None:
@@ -291,9 +294,11 @@ class LocalStorage(FileStorage):
 
 def _copy(stream: Readable, out: BinaryIO) -> int:
     size = 0
-    while chunk := stream.read(CHUNK_SIZE):
-        out.write(chunk)
-        size += len(chunk)
+    with Writeback(out.fileno()) as writeback:
+        while chunk := stream.read(CHUNK_SIZE):
+            out.write(chunk)
+            size += len(chunk)
+            writeback.wrote(len(chunk))
     return size
 
 

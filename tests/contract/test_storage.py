@@ -16,6 +16,7 @@ from app.backends import Backends, open_repositories, open_storage, storage_modu
 from app.errors import BlobNotFound, StorageKeyRejected
 from app.main import create_app
 from app.storage.base import MAX_PRESIGN_SECONDS, FileStorage, KeyTaken, UploadNotFound
+from app.storage.writeback import WRITEBACK_BYTES
 from tests.conftest import STORAGES, TEST_BASE_URL, SettingsFactory
 
 
@@ -54,6 +55,18 @@ def test_bytes_and_streams_round_trip(storage: FileStorage) -> None:
     payload = os.urandom(3 * 1024 * 1024 + 17)
     assert storage.upload_file("p/b", io.BytesIO(payload)) == len(payload)
     assert hashlib.sha256(read_all(storage, "p/b")).digest() == hashlib.sha256(payload).digest()
+
+
+def test_files_and_parts_written_past_several_flushes_are_whole(storage: FileStorage) -> None:
+    """Local storage has the disk write a file while it is still coming (`Writeback`): bytes
+    written while a flush runs, and after it, are all there."""
+    payload = os.urandom(2 * WRITEBACK_BYTES + WRITEBACK_BYTES // 2 + 3)
+    assert storage.upload_file("p/whole", io.BytesIO(payload)) == len(payload)
+    assert hashlib.sha256(read_all(storage, "p/whole")).digest() == hashlib.sha256(payload).digest()
+    upload_id = storage.start_upload("p/parts", int(time.time()) + 60, len(payload))
+    assert storage.upload_part("p/parts", upload_id, 1, io.BytesIO(payload)) == len(payload)
+    storage.complete_upload("p/parts", upload_id, [1])
+    assert hashlib.sha256(read_all(storage, "p/parts")).digest() == hashlib.sha256(payload).digest()
 
 
 def test_downloads_stream_in_chunks(storage: FileStorage) -> None:
