@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from app.storage.signing import SIGNED_DOWNLOAD_PATH
+from app.storage.writeback import Writeback
 from benchmarks import workload as w
 from benchmarks.http import API
 from benchmarks.report import MemoryResult
@@ -231,11 +232,11 @@ with socket.create_connection(("127.0.0.1", port)) as connection:
 def ceiling_mb_s(folder: Path, size: int) -> float:
     """The most one Python process makes of an upload's bytes on this machine: sent by a
     client process over loopback, received into a few reused buffers, each written to a file
-    on the storage's disk and hashed (sha256) on a thread of its own, then fsynced, with no
-    HTTP and no multipart. The median of `COPIES`, each from a primed page cache. An upload
-    through any Python server here is bounded by it, so `upload x ceiling` is the framework's
-    share of the gap to the copy and `ceiling x copy` the machine's (the hash and the socket
-    on two cores)."""
+    on the storage's disk (flushed on the way as local storage does, `Writeback`) and hashed
+    (sha256) on a thread of its own, then fsynced, with no HTTP and no multipart. The median
+    of `COPIES`, each from a primed page cache. An upload through any Python server here is
+    bounded by it, so `upload x ceiling` is the framework's share of the gap to the copy and
+    `ceiling x copy` the machine's (the hash and the socket on two cores)."""
     rates = []
     for _ in range(COPIES):
         prime_page_cache(folder, size)
@@ -268,16 +269,18 @@ def _received_and_hashed(path: Path, size: int) -> float:
         hasher.start()
         received = 0
         with connection, path.open("wb") as out:
-            while True:
-                buffer = buffers.get()
-                length = connection.recv_into(buffer)
-                if not length:
-                    break
-                out.write(memoryview(buffer)[:length])
-                filled.put((buffer, length))
-                received += length
-            filled.put(None)
-            hasher.join()
+            with Writeback(out.fileno()) as writeback:
+                while True:
+                    buffer = buffers.get()
+                    length = connection.recv_into(buffer)
+                    if not length:
+                        break
+                    out.write(memoryview(buffer)[:length])
+                    writeback.wrote(length)
+                    filled.put((buffer, length))
+                    received += length
+                filled.put(None)
+                hasher.join()
             out.flush()
             os.fsync(out.fileno())
             elapsed = time.perf_counter() - started
