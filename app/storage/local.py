@@ -34,6 +34,7 @@ from app.storage.base import (
     key_segments,
     part_offset,
 )
+from app.storage.hashing import HashBeside
 from app.storage.processes import current_tag, is_running
 from app.storage.signing import UrlSigner, url_signer
 from app.storage.writeback import Writeback
@@ -164,6 +165,7 @@ class LocalStorage(FileStorage):
         ):
             marker.clear()
             hashing = self._hashes.resume(upload_id, part_number)
+            digest = None if hashing is None else HashBeside(hashing.digest)
             size = 0
             with Writeback(data) as writeback:
                 while chunk := content.read(CHUNK_SIZE):
@@ -171,8 +173,10 @@ class LocalStorage(FileStorage):
                     _write_at(data, chunk, offset + size)
                     size += len(chunk)
                     writeback.wrote(len(chunk))
-                    if hashing is not None:
-                        hashing.digest.update(chunk)
+                    if digest is not None:
+                        digest.update(chunk)
+            if digest is not None:
+                digest.wait()
             os.fsync(data)
             token = marker.mark(size)
             if hashing is not None:

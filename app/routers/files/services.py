@@ -3,10 +3,8 @@ never shows a client a half-written file."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import PurePosixPath
 
@@ -15,52 +13,33 @@ from app.models import FileRecord, Page, PageKey, User, new_id, utc_now
 from app.repositories.base import FileRepository, ProjectRepository
 from app.routers.projects.services import get_owned_project
 from app.storage.base import FileStorage, Readable
+from app.storage.hashing import HashBeside
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 _CONTENT_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+(\s*;\s*[\w.+-]+=[\w.+\"-]+)*$")
 
 
-_HASHING = ThreadPoolExecutor(thread_name_prefix="hangar-hash")
-"""Where uploads' chunks are hashed: hashlib lets go of the GIL, so a chunk is hashed while
-storage writes it and the next one is read."""
-HASH_INLINE_BYTES = 64 * 1024
-"""A smaller chunk is hashed in the reading thread: a hand-off would cost more."""
-
-
 class CountingReader:
     """Hashes and counts a stream while storage reads it, and stops it past the size limit,
     so an oversize upload fails inside the storage write and leaves nothing behind. Each
-    chunk is hashed beside the storage's work on it (`_HASHING`), one at a time and in
-    order."""
+    chunk is hashed beside the storage's work on it (`HashBeside`)."""
 
     def __init__(self, stream: Readable, max_bytes: int) -> None:
         self._stream = stream
         self._max = max_bytes
         self.size = 0
-        self._sha256 = hashlib.sha256()
-        self._hashing: Future[None] | None = None
+        self._sha256 = HashBeside()
 
     def read(self, size: int = -1, /) -> bytes:
         chunk = self._stream.read(size)
         self.size += len(chunk)
         if self.size > self._max:
             raise FileTooLarge(f"File is larger than the limit of {self._max} bytes")
-        self._hashed()
-        if len(chunk) < HASH_INLINE_BYTES:
-            self._sha256.update(chunk)
-        else:
-            self._hashing = _HASHING.submit(self._sha256.update, chunk)
+        self._sha256.update(chunk)
         return chunk
-
-    def _hashed(self) -> None:
-        """Wait for the chunk being hashed, so the next is hashed after it."""
-        if self._hashing is not None:
-            self._hashing.result()
-            self._hashing = None
 
     def hexdigest(self) -> str:
         """The sha256 of every byte read."""
-        self._hashed()
         return self._sha256.hexdigest()
 
 
