@@ -22,6 +22,7 @@ from app.repositories.base import FileRepository, ProjectRepository
 from app.routers.files.services import clean_content_type, clean_filename, record_stored
 from app.routers.projects.services import get_owned_project
 from app.storage.base import FileStorage, KeyTaken, UploadNotFound
+from app.storage.hashing import HashBeside
 
 MAX_PARTS = 10_000
 """S3's limit on the parts of one upload."""
@@ -196,7 +197,7 @@ def complete_upload(
         raise (KeyTaken() if storage.exists(key) else UploadNotFound()) from None
     try:
         if sha256 is None:
-            digest = hashlib.sha256()
+            digest = HashBeside()
             for chunk in storage.download_file(key):
                 digest.update(chunk)
             sha256 = digest.hexdigest()
