@@ -67,6 +67,7 @@ bench: setup
 		--big-file-mib 128
 
 # The embedded databases bulk-seeded to 10,000, 100,000 and 1,000,000 projects: open time, RSS
-# growth, first and deep pages, gets and creates (benchmarks/scale.py; a few minutes here).
+# growth, first and deep pages, gets, creates and the server's start (benchmarks/scale.py; a few
+# minutes here).
 bench-scale: setup
 	$(UV) run python -m benchmarks.scale
