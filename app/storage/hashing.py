@@ -24,7 +24,7 @@ class HashBeside:
         self.digest = hashlib.sha256() if digest is None else digest
         self._hashing: Future[None] | None = None
 
-    def update(self, chunk: bytes) -> None:
+    def update(self, chunk: bytes | memoryview) -> None:
         self.wait()
         if len(chunk) < HASH_INLINE_BYTES:
             self.digest.update(chunk)
